@@ -1,0 +1,53 @@
+"""Starting a local Ray instance, or connecting to a cluster, for the length of a run."""
+
+import contextlib
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None):
+    """Connect to Ray for the ``with`` block.
+
+    Without ``address`` a local Ray instance is started (no dashboard, quiet logs)
+    and shut down at the end. With ``address`` (``host:port`` or ``auto``) the run
+    joins an existing cluster and leaves it running.
+
+    Args:
+        address: the cluster to join, or None for a local instance.
+        num_cpus: CPUs of the local instance; None lets Ray count them.
+
+    Yields:
+        The ``ray`` module, initialized.
+    """
+    import ray
+
+    if ray.is_initialized():
+        # A caller (a notebook, a test fixture) already owns the connection.
+        yield ray
+        return
+
+    # Workers inherit this; it stops each from printing its own start-up lines.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    options = dict(include_dashboard=False, log_to_driver=True, logging_level=logging.WARNING)
+    if address is None:
+        logger.info("starting a local Ray instance")
+        ray.init(num_cpus=num_cpus, **options)
+    else:
+        logger.info("connecting to the Ray cluster at %s", address)
+        try:
+            ray.init(address=address, **options)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            from evolve.errors import UserInputError
+
+            raise UserInputError(
+                f"cannot connect to the Ray cluster at {address!r}: {error}. "
+                "Check the address printed by `ray start --head`, or omit --address for a local run."
+            ) from error
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        logger.info("Ray shut down")
