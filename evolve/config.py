@@ -59,6 +59,7 @@ class SearchConfig:
         """Raise UserInputError naming the first invalid field."""
         _check(self.budget is None or self.budget >= 1, "budget", self.budget, "a positive number of candidates")
         _check(self.time_limit is None or self.time_limit > 0, "time_limit", self.time_limit, "a positive number of seconds")
+        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer of at least 0")
         _check(self.population_size >= 2, "population_size", self.population_size, "at least 2")
         _check(
             1 <= self.tournament_size <= self.population_size,

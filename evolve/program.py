@@ -114,6 +114,48 @@ class Program:
             new_register.append(self.n_inputs + len(kept) - 1)
         return Program(self.n_inputs, tuple(kept))
 
+    def without_identities(self) -> "Program":
+        """Return the live program with ``x * 1``, ``x / 1``, ``x + 0`` and ``x - 0`` removed.
+
+        Each removed op returns its operand exactly in IEEE arithmetic (up to the
+        sign of zero), so the function is unchanged.
+        """
+        alias = list(range(self.n_inputs + len(self.instructions)))
+        instructions = []
+        for i, instruction in enumerate(self.instructions):
+            args = tuple(alias[a] for a in instruction.args)
+            instructions.append(dataclasses.replace(instruction, args=args))
+            operand = self._identity_operand(instruction.op, args, instructions)
+            if operand is not None and i < len(self.instructions) - 1:
+                alias[self.n_inputs + i] = operand
+        program = Program(self.n_inputs, tuple(instructions))
+        # The output instruction cannot be aliased away; rebuild it as the operand.
+        last = program.instructions[-1] if program.instructions else None
+        operand = last and self._identity_operand(last.op, last.args, list(program.instructions))
+        if operand is not None and operand >= self.n_inputs:
+            program = Program(self.n_inputs, program.instructions[: operand - self.n_inputs + 1])
+        return program.pruned()
+
+    def _identity_operand(self, op: str, args: tuple[int, ...], instructions) -> int | None:
+        """Return the operand that ``op(args)`` equals when the other argument is a neutral constant."""
+        def constant(register: int) -> float | None:
+            if register < self.n_inputs:
+                return None
+            source = instructions[register - self.n_inputs]
+            return source.value if source.op == "const" else None
+
+        if op == "mul":
+            for keep, other in ((args[0], args[1]), (args[1], args[0])):
+                if constant(other) == 1.0:
+                    return keep
+        if op == "add":
+            for keep, other in ((args[0], args[1]), (args[1], args[0])):
+                if constant(other) == 0.0:
+                    return keep
+        if op in ("sub", "div") and constant(args[1]) == (0.0 if op == "sub" else 1.0):
+            return args[0]
+        return None
+
     def cost(self) -> int:
         """Return the number of live instructions that are not constants."""
         live = self.live()

@@ -110,7 +110,7 @@ def read_checkpoint(run_dir: Path) -> dict:
     require_run_dir(run_dir)
     try:
         data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
-    except (OSError, ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
+    except (OSError, ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as error:
         raise UserInputError(
             f"checkpoint {str(path)!r} is corrupt ({error}); start a new run with another --out."
         ) from error
@@ -130,6 +130,8 @@ def read_checkpoint(run_dir: Path) -> dict:
 def require_run_dir(run_dir: Path) -> Path:
     """Return ``run_dir`` if it holds a run, else raise UserInputError saying what it lacks."""
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        raise UserInputError(f"{str(run_dir)!r} is a file, not a run directory; pass the --out folder of a run.")
     if not run_dir.is_dir():
         raise UserInputError(f"run directory {str(run_dir)!r} not found; pass the --out folder of a run.")
     if not (run_dir / CHECKPOINT).is_file():

@@ -24,7 +24,7 @@ def prepare_new_run(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if rundir.has_run(out_dir):
         raise UserInputError(
-            f"{str(out_dir)!r} already holds a run; pass --resume to continue it, "
+            f"{str(out_dir)!r} already contains a run; pass --resume to continue it, "
             "or choose another --out."
         )
     (out_dir / rundir.PROGRAMS).mkdir(parents=True, exist_ok=True)
@@ -77,8 +77,8 @@ def resume_config(state: Mapping[str, Any], overrides: Mapping[str, Any]) -> Sea
             continue
         if key not in RESUME_OVERRIDES:
             raise UserInputError(
-                f"--{key.replace('_', '-')} cannot change when resuming; "
-                f"only {', '.join(RESUME_OVERRIDES)} can. Start a new run to change it."
+                f"search setting {key!r} cannot change when resuming; only "
+                f"{', '.join(RESUME_OVERRIDES)} can. Start a new run to change it."
             )
         values[key] = value
     return SearchConfig(**values)

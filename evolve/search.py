@@ -242,18 +242,26 @@ class Search:
         evaluations = self.evaluator.evaluate(to_evaluate) if to_evaluate else []
         self.counters.evaluations += len(to_evaluate)
         for (_, indices), evaluation in zip(pending.items(), evaluations):
-            evaluated_hash = self._evaluated_hash(children[indices[0]], evaluation)
+            first = children[indices[0]]
+            evaluated_hash = self._evaluated_hash(first, evaluation)
             if self.config.use_cache:
-                fitness = evaluation.fitness(self.problem.columns)
-                self.cache.store(children[indices[0]].hash, fitness)
-                if evaluated_hash != children[indices[0]].hash:
-                    self.cache.store(evaluated_hash, fitness)
+                self._store(first.hash, evaluated_hash, evaluation)
             for i in indices:
                 results[i] = evaluation
                 children[i].hash = evaluated_hash
 
         for child, evaluation in zip(children, results):
             self._tell(child, evaluation)
+
+    def _store(self, child_hash: str, evaluated_hash: str, evaluation: Evaluation) -> None:
+        """Cache the fitness under the child's hash and, if fitting changed it, the fitted program's."""
+        fitness = evaluation.fitness(self.problem.columns)
+        payload = None
+        if evaluation.program is not None:
+            payload = {"program": self.problem.program_to_dict(evaluation.program), "hash": evaluated_hash}
+        self.cache.store(child_hash, fitness, payload)
+        if evaluated_hash != child_hash:
+            self.cache.store(evaluated_hash, fitness, payload)
 
     def _evaluated_hash(self, child: _Child, evaluation: Evaluation) -> str:
         """Return the hash of the program as evaluated (fitted constants may change it).
@@ -276,12 +284,26 @@ class Search:
             pending[child.hash].append(index)
             self.counters.cache_hits += 1
             return None
-        fitness = self.cache.lookup(child.hash)
-        if fitness is not None:
+        record = self.cache.lookup(child.hash)
+        if record is not None:
             self.counters.cache_hits += 1
-            return Evaluation.from_fitness(fitness, self.problem.columns)
+            return self._from_record(child, record)
         pending[child.hash] = [index]
         return None
+
+    def _from_record(self, child: _Child, record) -> Evaluation:
+        """Rebuild an evaluation from a cache record, with the program as it was evaluated.
+
+        The cached fitness belongs to the evaluated program (fitted constants
+        included), so the child takes that program and its hash; otherwise the
+        population and leaderboard would pair that fitness with the unfitted child.
+        """
+        evaluation = Evaluation.from_fitness(record.fitness, self.problem.columns)
+        if record.payload is None:
+            return evaluation
+        child.hash = record.payload["hash"]
+        program = self.problem.program_from_dict(record.payload["program"])
+        return dataclasses.replace(evaluation, program=program)
 
     def _tell(self, child: _Child, evaluation: Evaluation) -> None:
         candidate = self.counters.candidates

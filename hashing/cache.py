@@ -9,6 +9,7 @@ import collections
 import math
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 Fitness = tuple[float, ...]
 
@@ -21,11 +22,14 @@ class FitnessRecord:
         fitness: mean of the evaluations so far, one value per objective.
         count: number of evaluations averaged into ``fitness``.
         hits: lookups answered from this record.
+        payload: optional msgpack-friendly data stored with the fitness, e.g. the
+            program as evaluated when evaluation fitted its constants.
     """
 
     fitness: Fitness
     count: int = 1
     hits: int = 0
+    payload: Any = None
 
 
 @dataclasses.dataclass
@@ -90,8 +94,8 @@ class FunctionalEquivalenceCache:
         """Return the record for ``key`` without counting a lookup or touching LRU order."""
         return self._records.get(key)
 
-    def lookup(self, key: str) -> Fitness | None:
-        """Return the cached fitness of ``key``, or None if it must be evaluated.
+    def lookup(self, key: str) -> FitnessRecord | None:
+        """Return the cached record of ``key``, or None if it must be evaluated.
 
         A record with fewer than ``average_first`` evaluations counts as a miss.
         """
@@ -105,18 +109,23 @@ class FunctionalEquivalenceCache:
         if self.forget_after_hits is not None and record.hits >= self.forget_after_hits:
             del self._records[key]
             self.stats.forgotten += 1
-        return record.fitness
+        return record
 
-    def store(self, key: str, fitness: Sequence[float]) -> Fitness:
-        """Record one evaluation of ``key`` and return the fitness now cached for it."""
+    def store(self, key: str, fitness: Sequence[float], payload: Any = None) -> Fitness:
+        """Record one evaluation of ``key`` and return the fitness now cached for it.
+
+        A later evaluation of the same key replaces the payload only if it gives one.
+        """
         fitness = tuple(float(f) for f in fitness)
         self.stats.evaluations += 1
         record = self._records.get(key)
         if record is None:
-            record = self._records[key] = FitnessRecord(fitness)
+            record = self._records[key] = FitnessRecord(fitness, payload=payload)
         elif record.count < self.average_first:
             record.fitness = _running_mean(record.fitness, record.count, fitness)
             record.count += 1
+            if payload is not None:
+                record.payload = payload
         self._records.move_to_end(key)
         while len(self._records) > self.max_size:
             self._records.popitem(last=False)
@@ -131,15 +140,15 @@ class FunctionalEquivalenceCache:
             "average_first": self.average_first,
             "forget_after_hits": self.forget_after_hits,
             "stats": dataclasses.asdict(self.stats),
-            "records": [[k, list(r.fitness), r.count, r.hits] for k, r in self._records.items()],
+            "records": [[k, list(r.fitness), r.count, r.hits, r.payload] for k, r in self._records.items()],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "FunctionalEquivalenceCache":
         cache = cls(data["max_size"], data["average_first"], data["forget_after_hits"])
         cache.stats = CacheStats(**data["stats"])
-        for key, fitness, count, hits in data["records"]:
-            cache._records[key] = FitnessRecord(tuple(fitness), count, hits)
+        for key, fitness, count, hits, payload in data["records"]:
+            cache._records[key] = FitnessRecord(tuple(fitness), count, hits, payload)
         return cache
 
 

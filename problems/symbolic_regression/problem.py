@@ -24,6 +24,7 @@ from hashing import make_probe_inputs
 from problems.symbolic_regression import dataset, feynman
 from problems.symbolic_regression.equivalence import is_symbolic_solution, simple_fraction
 from problems.symbolic_regression.fitting import fit_constants
+from problems.symbolic_regression.scaling import with_linear_scaling
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class SymbolicRegression(OpProblem):
         "parsimony": Setting(1e-5, _non_negative, "score penalty per instruction"),
         "fit_iterations": Setting(25, positive_int, "Levenberg-Marquardt steps per evaluation"),
         "snap_constants": Setting(True, parse_bool, "round fitted constants to simple fractions"),
+        "linear_scaling": Setting(True, parse_bool, "fit a * f(x) + b around every program"),
     }
 
     def __init__(self, settings=None):
@@ -111,11 +113,14 @@ class SymbolicRegression(OpProblem):
 
     def evaluate(self, programs: Sequence[Program]) -> list[Evaluation]:
         programs = list(programs)
+        if self.settings["linear_scaling"]:
+            programs = [with_linear_scaling(p) for p in programs]
         fitted, mses = fit_constants(programs, self.train.X, self.train.y, self.settings["fit_iterations"])
         evaluations = []
         for program, mse in zip(fitted, mses):
             if self.settings["snap_constants"] and math.isfinite(mse):
                 program, mse = self._snap(program, float(mse))
+                program = program.without_identities() if len(program.pruned()) > 0 else program
             evaluations.append(self._score(program, float(mse)))
         return evaluations
 

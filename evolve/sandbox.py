@@ -1,0 +1,1119 @@
+"""Run an untrusted Python program in a resource-limited subprocess.
+
+`run_in_sandbox` imports a program's source as a module in a fresh Python process,
+calls one of its functions with keyword arguments and returns the decoded result.
+Every failure of the program (a hang, a crash, an exception, a result that cannot
+be serialized) comes back as a `SandboxResult` with ``ok=False`` and a short reason,
+never as an exception.
+
+Process layout, per call:
+
+* The **runner** is started with `subprocess.Popen` and ``start_new_session=True``,
+  so it leads its own session and process group. It marks itself a child subreaper
+  (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``), so every process the program forks and
+  orphans is re-parented to it rather than to PID 1. Elsewhere orphans go to PID 1
+  as usual.
+* The runner forks the **worker**, which moves into a process group of its own,
+  sets the resource limits, reads the request from stdin and runs the program.
+  The worker writes the result frame to a dedicated pipe, never to stdout.
+* When the worker exits, the runner kills the worker's process group, then kills
+  and reaps each remaining child (including processes that called ``setsid()``),
+  reports the worker's exit status on a status pipe and exits.
+* On timeout the caller sends SIGTERM to the runner, which kills the worker's group
+  and cleans up as above. If the runner does not exit within a grace period, the
+  caller kills both process groups with SIGKILL.
+
+Arguments and results are encoded with msgpack, never pickle. Supported values are
+None, bool, int (64-bit), float (nan and inf included), complex, str, bytes, list,
+tuple, dict, numpy arrays of non-object dtypes and numpy scalars. Tuples, complex
+numbers, numpy arrays and numpy scalars travel as msgpack extension types and come
+back with their type, dtype and shape.
+
+NOTE: This is a process sandbox for buggy and runaway programs, not a security
+boundary against a determined attacker. It protects the caller from hangs, runaway
+CPU time and memory, crashes, forked children, unbounded output, large result
+payloads and files, secrets in environment variables and files left in the working
+directory.
+
+The program runs as the caller's user, so the sandbox does not stop it from:
+
+* reading or writing any file that user can access, including files outside the
+  scratch directory and the caller's environment in ``/proc/<pid>/environ``;
+* opening network connections;
+* sending signals to the caller's processes;
+* writing a forged result to the result pipe;
+* raising its own resource limits, when it runs as root.
+
+Run adversarial code inside a container, a VM or a namespace sandbox such as
+nsjail, bubblewrap or gVisor.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import math
+import os
+import re
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+
+# msgpack extension type codes, shared by the caller and the worker.
+_EXT_NDARRAY = 1
+_EXT_NUMPY_SCALAR = 2
+_EXT_TUPLE = 3
+_EXT_COMPLEX = 4
+
+# A result frame is an 8-byte big-endian length followed by that many msgpack bytes.
+_FRAME_HEADER_BYTES = 8
+
+# Seconds the runner gets to kill and reap the worker after SIGTERM before the
+# caller kills both process groups itself.
+_STOP_GRACE_S = 2.0
+
+# Seconds between exit checks where os.pidfd_open is missing (not Linux >= 5.3).
+_POLL_INTERVAL_S = 0.005
+
+_READ_CHUNK_BYTES = 64 * 1024
+
+# Environment variables whose names contain one of these words, or start with one
+# of these prefixes, are treated as secrets by strip_secrets.
+_SECRET_NAME_WORDS = (
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "AUTH",
+    "COOKIE",
+    "PRIVATE",
+    "SIGNATURE",
+)
+_SECRET_NAME_PREFIXES = (
+    "AWS_",
+    "AZURE_",
+    "GOOGLE_",
+    "GCLOUD_",
+    "GCP_",
+    "GEMINI_",
+    "OPENAI_",
+    "ANTHROPIC_",
+    "COHERE_",
+    "MISTRAL_",
+    "GROQ_",
+    "DEEPSEEK_",
+    "HF_",
+    "HUGGINGFACE_",
+    "HUGGING_FACE_",
+    "WANDB_",
+    "GITHUB_",
+    "GH_",
+    "GITLAB_",
+    "SSH_",
+    "GPG_",
+    "DOCKER_",
+    "NPM_",
+    "PYPI_",
+    "TWINE_",
+)
+_SECRET_NAME_PATTERN = re.compile(
+    "|".join(
+        [re.escape(word) for word in _SECRET_NAME_WORDS]
+        + ["^" + re.escape(prefix) for prefix in _SECRET_NAME_PREFIXES]
+    )
+)
+# A URL with a user name or password, such as postgres://user:password@host/db.
+_URL_WITH_CREDENTIALS_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]+@")
+
+# Thread pools of numerical libraries default to one thread per core, which
+# oversubscribes the machine when several sandboxes run at once.
+_SINGLE_THREAD_ENVIRONMENT = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    # A GPU client maps far more address space than RLIMIT_AS allows.
+    "JAX_PLATFORMS": "cpu",
+}
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits for one sandboxed run.
+
+    Attributes:
+        timeout_s: Wall-clock limit in seconds, counted from process start, so it
+            includes interpreter start-up and the program's imports. When it passes,
+            the whole process group is killed.
+        memory_mb: Address-space limit (RLIMIT_AS) of the worker in MiB. The default
+            was enough to import numpy, scipy and jax (CPU backend) on a 2-core
+            test machine. Address space is not resident memory: every thread the
+            program starts reserves its stack (often 8 MiB), so programs with
+            many threads need more.
+        cpu_s: CPU-time limit (RLIMIT_CPU) of the worker in seconds. None derives it
+            from timeout_s as ``ceil(timeout_s) + 1``. CPU time of all threads
+            counts, so a multi-threaded program can reach it before timeout_s.
+        max_output_bytes: Maximum size in bytes of the encoded result.
+        max_stdout_bytes: Bytes kept from the end of stdout and of stderr each.
+            Output beyond that is read and dropped, so printing cannot block.
+        max_file_bytes: Maximum size in bytes of any file the program writes
+            (RLIMIT_FSIZE). A larger write raises ``OSError: File too large``.
+    """
+
+    timeout_s: float = 10.0
+    memory_mb: int = 2048
+    cpu_s: int | None = None
+    max_output_bytes: int = 64 * MIB
+    max_stdout_bytes: int = 64 * 1024
+    max_file_bytes: int = 64 * MIB
+
+    def __post_init__(self) -> None:
+        timeout = self.timeout_s
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ValueError(
+                f"timeout_s must be a number of seconds, got {timeout!r}. "
+                "Pass e.g. SandboxLimits(timeout_s=10.0)."
+            )
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise ValueError(
+                f"timeout_s must be a positive finite number of seconds, got {timeout!r}. "
+                "Pass e.g. SandboxLimits(timeout_s=10.0)."
+            )
+        _check_positive_int("memory_mb", self.memory_mb, "megabytes", 2048)
+        if self.cpu_s is not None:
+            _check_positive_int("cpu_s", self.cpu_s, "seconds", 11)
+        _check_positive_int("max_output_bytes", self.max_output_bytes, "bytes", 64 * MIB)
+        _check_positive_int("max_stdout_bytes", self.max_stdout_bytes, "bytes", 64 * 1024)
+        _check_positive_int("max_file_bytes", self.max_file_bytes, "bytes", 64 * MIB)
+
+    @property
+    def cpu_limit_s(self) -> int:
+        """CPU-time limit in seconds: cpu_s, or ``ceil(timeout_s) + 1`` when cpu_s is None."""
+        if self.cpu_s is not None:
+            return self.cpu_s
+        return math.ceil(self.timeout_s) + 1
+
+
+def _check_positive_int(name: str, value: object, unit: str, example: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"{name} must be a positive integer number of {unit}, got {value!r}. "
+            f"Pass e.g. SandboxLimits({name}={example})."
+        )
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """Outcome of one sandboxed run.
+
+    Attributes:
+        ok: True when the entry function returned and its value was decoded.
+        value: The decoded return value, or None when ok is False.
+        reason: Empty when ok is True, else a short description of the failure,
+            such as ``'timed out after 2.0 s'`` or ``'raised ValueError: bad input'``.
+        wall_s: Wall-clock seconds from process start until the process was reaped.
+        stderr_tail: The last `SandboxLimits.max_stdout_bytes` bytes of stderr,
+            decoded as UTF-8 with invalid bytes replaced. A traceback of an
+            exception the program raised ends up here.
+        stdout_tail: The last `SandboxLimits.max_stdout_bytes` bytes of stdout.
+    """
+
+    ok: bool
+    value: Any
+    reason: str
+    wall_s: float
+    stderr_tail: str
+    stdout_tail: str = ""
+
+
+def strip_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return a copy of an environment without the variables that look like secrets.
+
+    A variable is dropped in three cases. Its upper-cased name contains one of KEY,
+    TOKEN, SECRET, PASSWORD, PASSWD, PASSPHRASE, CREDENTIAL, AUTH, COOKIE, PRIVATE
+    or SIGNATURE. Its name starts with a cloud or model-provider prefix such as
+    AWS_, AZURE_, GOOGLE_, GEMINI_, OPENAI_, ANTHROPIC_, HF_, GITHUB_ or SSH_. Or its
+    value is a URL that contains a user name or password.
+
+    The list is a deny-list and cannot know every secret name, so
+    `run_in_sandbox` builds the child environment from an allow-list and applies
+    this function on top.
+
+    Args:
+        environ: Variable names mapped to values, such as ``os.environ``.
+
+    Returns:
+        A new dict with the remaining variables.
+    """
+    without_secrets = {}
+    for name, value in environ.items():
+        if _SECRET_NAME_PATTERN.search(name.upper()):
+            continue
+        if _URL_WITH_CREDENTIALS_PATTERN.match(value):
+            continue
+        without_secrets[name] = value
+    return without_secrets
+
+
+def run_in_sandbox(
+    source: str,
+    entry: str,
+    kwargs: Mapping[str, Any],
+    limits: SandboxLimits = SandboxLimits(),
+) -> SandboxResult:
+    """Import `source` as a module in a fresh subprocess and return ``entry(**kwargs)``.
+
+    The program runs as a module named ``candidate`` (so ``if __name__ ==
+    "__main__"`` blocks do not run) with a fresh scratch directory as its working
+    directory, HOME and TMPDIR. The directory is deleted afterwards. Its import path
+    is the caller's ``sys.path`` (absolute entries only) without import hooks that
+    ``.pth`` files install, such as editable installs. Its stdin is ``/dev/null``.
+
+    Args:
+        source: Python source of the program.
+        entry: Name of the function in `source` to call.
+        kwargs: Keyword arguments for the function. Values must be of the types
+            listed in the module docstring.
+        limits: Resource limits for the run.
+
+    Returns:
+        A `SandboxResult`. Every failure of the program is reported in it with
+        ``ok=False``.
+
+    Raises:
+        TypeError: If `source` or `entry` is not a str, `kwargs` is not a mapping
+            with str keys or `limits` is not a `SandboxLimits`.
+        ValueError: If `entry` is not a valid identifier or `kwargs` contains a
+            value that cannot be serialized.
+        OSError: If the sandbox process cannot be started, for example because the
+            system is out of processes or file descriptors.
+    """
+    request = _encode_request(source, entry, kwargs, limits)
+    scratch = tempfile.mkdtemp(prefix="evolve-sandbox-")
+    try:
+        result = _SandboxProcess(request, limits, scratch).run()
+    finally:
+        _remove_scratch(scratch)
+
+    outcome = "ok" if result.ok else result.reason
+    logger.debug("sandbox run of %r finished in %.3f s: %s", entry, result.wall_s, outcome)
+    return result
+
+
+def _encode_request(
+    source: str, entry: str, kwargs: Mapping[str, Any], limits: SandboxLimits
+) -> bytes:
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a str of Python code, got {type(source).__name__}.")
+    if not isinstance(entry, str):
+        raise TypeError(f"entry must be a function name as a str, got {type(entry).__name__}.")
+    if not entry.isidentifier():
+        raise ValueError(
+            f"entry must be the name of a function defined in source, got {entry!r}."
+        )
+    if not isinstance(kwargs, Mapping):
+        raise TypeError(f"kwargs must be a mapping of argument names, got {type(kwargs).__name__}.")
+    for name in kwargs:
+        if not isinstance(name, str):
+            raise TypeError(f"kwargs keys must be argument names as str, got {name!r}.")
+    if not isinstance(limits, SandboxLimits):
+        raise TypeError(f"limits must be a SandboxLimits, got {type(limits).__name__}.")
+
+    try:
+        return _pack({"source": source, "entry": entry, "kwargs": dict(kwargs)})
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(
+            f"kwargs cannot be serialized for the sandbox: {error}. Pass only None, bool, "
+            "64-bit int, float, complex, str, bytes, lists, tuples, dicts and numpy "
+            "arrays or scalars of non-object dtype."
+        ) from error
+
+
+def _remove_scratch(scratch: str) -> None:
+    try:
+        shutil.rmtree(scratch)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass
+
+    # The program may have removed write or execute permission from its own
+    # directories. Restore them and try once more.
+    for directory, _, _ in os.walk(scratch):
+        try:
+            os.chmod(directory, stat.S_IRWXU)
+        except OSError:
+            pass
+    shutil.rmtree(scratch, ignore_errors=True)
+    if os.path.exists(scratch):
+        logger.warning("could not remove sandbox scratch directory %s", scratch)
+
+
+def _child_environment(scratch: str) -> dict[str, str]:
+    environment = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        **_SINGLE_THREAD_ENVIRONMENT,
+    }
+    return strip_secrets(environment)
+
+
+def _import_paths() -> list[str]:
+    """Return the caller's absolute, existing sys.path entries for the worker."""
+    paths = []
+    for path in sys.path:
+        if path and os.path.isabs(path) and os.path.exists(path) and path not in paths:
+            paths.append(path)
+    return paths
+
+
+class _OutputTail:
+    """The last `limit` bytes of a stream, and how many bytes were dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.total_bytes = 0
+
+    def append(self, chunk: bytes) -> None:
+        self.total_bytes += len(chunk)
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:
+            del self.data[: -self.limit]
+
+    def text(self) -> str:
+        tail = bytes(self.data[-self.limit :])
+        text = tail.decode("utf-8", errors="replace")
+        dropped = self.total_bytes - len(tail)
+        if dropped:
+            return f"[{dropped} earlier bytes dropped]\n{text}"
+        return text
+
+
+class _SandboxProcess:
+    """One runner process: starts it, feeds the request, collects output and cleans up."""
+
+    def __init__(self, request: bytes, limits: SandboxLimits, scratch: str) -> None:
+        self.limits = limits
+        self.request = memoryview(request)
+        self.request_offset = 0
+        self.stdout = _OutputTail(limits.max_stdout_bytes)
+        self.stderr = _OutputTail(limits.max_stdout_bytes)
+        self.result = bytearray()
+        self.result_too_large = False
+        self.result_completed_at: float | None = None
+        self.status = bytearray()
+        self.worker_pid: int | None = None
+        self.runner_exited = False
+        self.timed_out = False
+
+        status_read, status_write = os.pipe()
+        result_read, result_write = os.pipe()
+        # NOTE: A fresh interpreter per run costs about 25 ms, and importing numpy in
+        # it about 75 ms more (benchmarks/sandbox_overhead.py on a 2-core AMD EPYC VM).
+        # A fork server with numpy preloaded would remove most of that cost.
+        command = [
+            sys.executable,
+            "-I",  # ignore PYTHON* variables and keep the working directory off sys.path
+            "-S",  # skip site-packages scanning, because the worker adds _import_paths()
+            "-B",  # never write .pyc files, for example into site-packages
+            "-c",
+            _child_script(),
+            str(status_write),
+            str(result_write),
+            str(limits.memory_mb * MIB),
+            str(limits.cpu_limit_s),
+            str(limits.max_file_bytes),
+            *_import_paths(),
+        ]
+        self.started = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=scratch,
+                env=_child_environment(scratch),
+                pass_fds=(status_write, result_write),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(status_read)
+            os.close(result_read)
+            raise
+        finally:
+            os.close(status_write)
+            os.close(result_write)
+
+        self.pidfd = _open_pidfd(self.process.pid)
+        self.selector = selectors.DefaultSelector()
+        self.stdin_fd = self.process.stdin.fileno()
+        self.result_fd = result_read
+        self.status_fd = status_read
+        self.readers = {
+            self.process.stdout.fileno(): self.stdout.append,
+            self.process.stderr.fileno(): self.stderr.append,
+            result_read: self._append_result,
+            status_read: self._append_status,
+        }
+        for fd in self.readers:
+            os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(self.stdin_fd, False)
+        self.selector.register(self.stdin_fd, selectors.EVENT_WRITE)
+        if self.pidfd is not None:
+            self.selector.register(self.pidfd, selectors.EVENT_READ)
+
+    def run(self) -> SandboxResult:
+        """Wait for the runner, enforcing the timeout, and return the result."""
+        try:
+            deadline = self.started + self.limits.timeout_s
+            if not self._pump_until_exit(deadline, stop_on_overflow=True):
+                self.timed_out = not self.result_too_large
+                self._stop_runner()
+        finally:
+            self._release()
+        wall_s = time.monotonic() - self.started
+
+        ok, value, reason = self._outcome()
+        if b"stray " in self.status and b"stray 0\n" not in self.status:
+            logger.warning(
+                "sandbox runner %d could not kill all processes the program started: %s",
+                self.process.pid,
+                self.status.decode("ascii", errors="replace").strip(),
+            )
+        return SandboxResult(
+            ok=ok,
+            value=value,
+            reason=reason,
+            wall_s=wall_s,
+            stderr_tail=self.stderr.text(),
+            stdout_tail=self.stdout.text(),
+        )
+
+    def _pump_until_exit(self, deadline: float, stop_on_overflow: bool) -> bool:
+        """Move data through the pipes until the runner exits.
+
+        Returns False when the deadline passes first, or when the result exceeds
+        max_output_bytes and stop_on_overflow is set.
+        """
+        while not self.runner_exited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (stop_on_overflow and self.result_too_large):
+                return False
+            if self.pidfd is None:
+                remaining = min(remaining, _POLL_INTERVAL_S)
+
+            for key, _ in self.selector.select(remaining):
+                fd = key.fd
+                if fd == self.pidfd:
+                    self.runner_exited = True
+                elif fd == self.stdin_fd:
+                    self._write_request()
+                else:
+                    self._read(fd)
+
+            if self.pidfd is None and _has_exited(self.process.pid):
+                self.runner_exited = True
+
+        # Data written before the exit is still in the pipes.
+        self._drain(self.result_fd)
+        self._drain(self.status_fd)
+        return True
+
+    def _write_request(self) -> None:
+        try:
+            written = os.write(self.stdin_fd, self.request[self.request_offset :])
+        except BrokenPipeError:
+            written = None
+        if written is not None:
+            self.request_offset += written
+        if written is None or self.request_offset >= len(self.request):
+            self.selector.unregister(self.stdin_fd)
+            self.process.stdin.close()
+
+    def _read(self, fd: int) -> None:
+        if fd not in self.readers:
+            return
+        try:
+            chunk = os.read(fd, _READ_CHUNK_BYTES)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._close_reader(fd)
+            return
+        self.readers[fd](chunk)
+
+    def _drain(self, fd: int, max_chunks: int = 1024) -> None:
+        """Read fd until it would block or ends, at most max_chunks reads.
+
+        The cap keeps a process that escaped the kill from holding the caller
+        here by writing without pause.
+        """
+        for _ in range(max_chunks):
+            if fd not in self.readers:
+                return
+            try:
+                chunk = os.read(fd, _READ_CHUNK_BYTES)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self._close_reader(fd)
+                return
+            self.readers[fd](chunk)
+
+    def _close_reader(self, fd: int) -> None:
+        del self.readers[fd]
+        self.selector.unregister(fd)
+        if fd == self.result_fd or fd == self.status_fd:
+            os.close(fd)
+
+    def _append_result(self, chunk: bytes) -> None:
+        self.result += chunk
+        if len(self.result) < _FRAME_HEADER_BYTES:
+            return
+        body_bytes = int.from_bytes(self.result[:_FRAME_HEADER_BYTES], "big")
+        if body_bytes > self.limits.max_output_bytes:
+            # Closing the pipe makes the worker's next write fail, so it stops.
+            self.result_too_large = True
+            self._close_reader(self.result_fd)
+            self.result.clear()
+        elif len(self.result) >= _FRAME_HEADER_BYTES + body_bytes:
+            if self.result_completed_at is None:
+                self.result_completed_at = time.monotonic()
+
+    def _append_status(self, chunk: bytes) -> None:
+        # The runner writes a few short lines, so anything longer is not from it.
+        if len(self.status) > 4096:
+            return
+        self.status += chunk
+        match = re.search(rb"^worker (\d+)\n", self.status)
+        if match:
+            self.worker_pid = int(match.group(1))
+
+    def _stop_runner(self) -> None:
+        """Ask the runner to kill the worker, then kill both process groups if it does not."""
+        _send_signal(os.kill, self.process.pid, signal.SIGTERM)
+        if self._pump_until_exit(time.monotonic() + _STOP_GRACE_S, stop_on_overflow=False):
+            return
+        logger.warning(
+            "sandbox runner %d did not exit within %.1f s of SIGTERM, killing it with SIGKILL",
+            self.process.pid,
+            _STOP_GRACE_S,
+        )
+        if self.worker_pid is not None:
+            _send_signal(os.killpg, self.worker_pid, signal.SIGKILL)
+        _send_signal(os.killpg, self.process.pid, signal.SIGKILL)
+
+    def _release(self) -> None:
+        """Kill what is left, reap the runner and close every file descriptor."""
+        # Without the exit report, the runner may have died before it killed the
+        # worker's group (for example because the program killed the runner).
+        if self.worker_pid is not None and self._reported_exit_code() is None:
+            _send_signal(os.killpg, self.worker_pid, signal.SIGKILL)
+        # The runner is not reaped yet, so its process group id cannot be reused.
+        _send_signal(os.killpg, self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+        # Keep output that arrived after the last read, but never block on a pipe
+        # that a process outside the killed groups still holds open.
+        for fd in list(self.readers):
+            if fd != self.result_fd or not self.result_too_large:
+                self._drain(fd)
+        for fd in list(self.readers):
+            self._close_reader(fd)
+        if self.stdin_fd in self.selector.get_map():
+            self.selector.unregister(self.stdin_fd)
+        if self.pidfd is not None:
+            if self.pidfd in self.selector.get_map():
+                self.selector.unregister(self.pidfd)
+            os.close(self.pidfd)
+        self.selector.close()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            stream.close()
+
+    def _outcome(self) -> tuple[bool, Any, str]:
+        limits = self.limits
+        if self.result_too_large:
+            return False, None, f"result larger than {limits.max_output_bytes} bytes (max_output_bytes)"
+
+        exit_code = self._reported_exit_code()
+        deadline = self.started + limits.timeout_s
+        completed_in_time = (
+            self.result_completed_at is not None and self.result_completed_at <= deadline
+        )
+        if completed_in_time and exit_code is not None:
+            return _decode_frame(bytes(self.result))
+        if self.timed_out:
+            return False, None, f"timed out after {float(limits.timeout_s)} s"
+        if exit_code is None:
+            return False, None, (
+                f"sandbox runner exited with code {self.process.returncode} "
+                "before reporting the program's exit status"
+            )
+        return False, None, _describe_exit(exit_code, limits)
+
+    def _reported_exit_code(self) -> int | None:
+        """Return the worker's exit code from the runner's report, or None before it."""
+        match = re.search(rb"^exit (-?\d+)\n", self.status, re.MULTILINE)
+        return None if match is None else int(match.group(1))
+
+
+def _decode_frame(frame: bytes) -> tuple[bool, Any, str]:
+    body = frame[_FRAME_HEADER_BYTES:]
+    body_bytes = int.from_bytes(frame[:_FRAME_HEADER_BYTES], "big")
+    if len(body) != body_bytes:
+        return False, None, (
+            f"result could not be decoded: the result pipe held {len(body)} bytes "
+            f"after a header announcing {body_bytes}"
+        )
+    try:
+        message = _unpack(body)
+    except (ValueError, TypeError, KeyError, msgpack.UnpackException) as error:
+        return False, None, f"result could not be decoded: {error}"
+
+    valid = isinstance(message, list) and len(message) == 2 and message[0] in ("ok", "error")
+    if not valid:
+        return False, None, "result could not be decoded: unexpected message layout"
+    status, payload = message
+    if status == "ok":
+        return True, payload, ""
+    return False, None, str(payload)
+
+
+def _describe_exit(code: int, limits: SandboxLimits) -> str:
+    if code >= 0:
+        return f"exited with code {code} before returning"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if name == "SIGXCPU":
+        return f"CPU time limit exceeded ({limits.cpu_limit_s} s)"
+    if name == "SIGXFSZ":
+        return f"file size limit exceeded ({limits.max_file_bytes} bytes)"
+    return f"killed by signal {name}"
+
+
+def _open_pidfd(pid: int) -> int | None:
+    """Return a file descriptor that becomes readable when pid exits, or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _has_exited(pid: int) -> bool:
+    """Return True once pid has exited, without reaping it."""
+    flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+    try:
+        return os.waitid(os.P_PID, pid, flags) is not None
+    except ChildProcessError:
+        return True
+
+
+def _send_signal(send: Any, pid: int, signum: int) -> None:
+    try:
+        send(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# The functions below also run inside the sandbox. `_child_script` copies their
+# source text into the runner's ``-c`` argument, so they must import every module
+# they use themselves and refer only to each other and to the _EXT_* and
+# _FRAME_HEADER_BYTES constants.
+
+
+def _pack(value: Any) -> bytes:
+    """Encode a value with msgpack, using extension types for tuples, complex and numpy."""
+    import msgpack
+
+    return msgpack.packb(value, default=_pack_extension, use_bin_type=True, strict_types=True)
+
+
+def _pack_extension(value: Any) -> Any:
+    """Convert a value that msgpack cannot encode as is, or raise TypeError."""
+    import struct
+    import sys
+
+    import msgpack
+
+    # numpy objects can only exist once numpy is imported, so a program without
+    # numpy does not pay for importing it here.
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, (numpy.ndarray, numpy.generic)):
+        dtype = value.dtype
+        if dtype.hasobject or dtype.kind == "V":
+            raise TypeError(
+                f"cannot serialize a numpy value of dtype {dtype}. "
+                "Use a numeric, bool, str or datetime dtype"
+            )
+        if isinstance(value, numpy.generic):
+            return msgpack.ExtType(_EXT_NUMPY_SCALAR, _pack([dtype.str, value.tobytes()]))
+        # tobytes() writes C order whatever the memory layout of the array.
+        header_and_data = [dtype.str, list(value.shape), value.tobytes(order="C")]
+        return msgpack.ExtType(_EXT_NDARRAY, _pack(header_and_data))
+
+    if isinstance(value, tuple):
+        return msgpack.ExtType(_EXT_TUPLE, _pack(list(value)))
+    if isinstance(value, complex):
+        return msgpack.ExtType(_EXT_COMPLEX, struct.pack("<dd", value.real, value.imag))
+
+    # With strict_types, msgpack passes subclasses of built-in types (IntEnum,
+    # OrderedDict, str enums) to this function, which encodes them as the base type.
+    for base in (int, float, str, bytes, bytearray, dict, list):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"cannot serialize an object of type {type(value).__qualname__}")
+
+
+def _unpack(data: bytes) -> Any:
+    """Decode bytes written by `_pack`."""
+    import msgpack
+
+    return msgpack.unpackb(
+        data, ext_hook=_unpack_extension, raw=False, strict_map_key=False, use_list=True
+    )
+
+
+def _unpack_extension(code: int, data: bytes) -> Any:
+    import struct
+
+    if code == _EXT_TUPLE:
+        return tuple(_unpack(data))
+    if code == _EXT_COMPLEX:
+        real, imag = struct.unpack("<dd", data)
+        return complex(real, imag)
+    if code not in (_EXT_NDARRAY, _EXT_NUMPY_SCALAR):
+        raise ValueError(f"unknown msgpack extension type {code}")
+
+    import numpy
+
+    if code == _EXT_NUMPY_SCALAR:
+        dtype_str, raw = _unpack(data)
+        dtype = numpy.dtype(dtype_str)
+        if dtype.hasobject:
+            raise ValueError(f"rejected numpy scalar of dtype {dtype}")
+        return numpy.frombuffer(raw, dtype=dtype)[0]
+
+    dtype_str, shape, raw = _unpack(data)
+    dtype = numpy.dtype(dtype_str)
+    if dtype.hasobject:
+        raise ValueError(f"rejected numpy array of dtype {dtype}")
+    # frombuffer returns a read-only view of the message, so copy to a writable array.
+    return numpy.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def _become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process, returning False where unsupported.
+
+    PR_SET_CHILD_SUBREAPER exists on Linux 3.4 and later.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_child_subreaper = 36  # from <linux/prctl.h>
+        return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _kill_process_group(pid: int) -> None:
+    import os
+    import signal
+
+    for send in (os.killpg, os.kill):
+        try:
+            send(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _child_pids() -> list[int]:
+    """Return the pids whose parent is this process, read from /proc (Linux)."""
+    import os
+
+    parent = str(os.getpid())
+    children = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return children
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as stat_file:
+                fields = stat_file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # Fields after the command name: state, ppid, pgrp, ...
+        if len(fields) > 1 and fields[1].decode() == parent:
+            children.append(int(name))
+    return children
+
+
+def _reap_children(limit_s: float) -> int:
+    """Kill and reap every child of this process.
+
+    Returns:
+        0 when all children were reaped, else the number still alive after limit_s.
+    """
+    import os
+    import time
+
+    give_up_at = time.monotonic() + limit_s
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return 0
+        if pid:
+            continue
+        live = _child_pids()
+        if time.monotonic() > give_up_at:
+            return max(len(live), 1)
+        for child in live:
+            _kill_process_group(child)
+        time.sleep(0.001)
+
+
+def _run_candidate(request: dict) -> tuple[str, Any]:
+    """Import the program and call its entry function.
+
+    Returns:
+        ("ok", return value) or ("error", reason).
+    """
+    import sys
+
+    source = request["source"]
+    entry = request["entry"]
+    kwargs = request["kwargs"]
+
+    def print_traceback(error: BaseException, traceback_start: Any) -> None:
+        import linecache
+        import traceback
+
+        lines = source.splitlines(keepends=True)
+        linecache.cache["<candidate>"] = (len(source), None, lines, "<candidate>")
+        try:
+            traceback.print_exception(type(error), error, traceback_start)
+        except Exception:
+            pass
+
+    def describe(error: BaseException) -> str:
+        try:
+            message = str(error)
+        except Exception:
+            message = "<message could not be converted to str>"
+        if len(message) > 500:
+            message = message[:500] + "..."
+        return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+    try:
+        code = compile(source, "<candidate>", "exec")
+    except SyntaxError as error:
+        print_traceback(error, None)
+        return "error", f"syntax error at line {error.lineno}: {error.msg}"
+    except ValueError as error:
+        return "error", f"invalid source: {describe(error)}"
+
+    module = type(sys)("candidate")
+    sys.modules["candidate"] = module
+    try:
+        exec(code, module.__dict__)
+        function = module.__dict__.get(entry)
+        if function is None:
+            import difflib
+
+            names = [name for name in module.__dict__ if not name.startswith("__")]
+            close = difflib.get_close_matches(entry, names, n=1)
+            hint = f". Did you mean {close[0]!r}?" if close else ""
+            return "error", f"entry function {entry!r} not found in the source{hint}"
+        if not callable(function):
+            return "error", f"entry {entry!r} is a {type(function).__name__}, not a function"
+        return "ok", function(**kwargs)
+    except MemoryError as error:
+        print_traceback(error, error.__traceback__.tb_next)
+        return "error", f"memory limit exceeded ({describe(error)})"
+    except SystemExit as error:
+        return "error", f"called sys.exit({error.code!r}) before returning"
+    except BaseException as error:
+        # Skip this function's own frame so the traceback starts in the program.
+        print_traceback(error, error.__traceback__.tb_next)
+        return "error", f"raised {describe(error)}"
+
+
+def _worker_main(result_fd: int, argv: list[str]) -> None:
+    """Set the limits, run the program and write the result frame, then exit."""
+    import os
+    import resource
+    import sys
+
+    import faulthandler
+
+    # A crash in C code (SIGSEGV, SIGABRT) then leaves a Python traceback on stderr.
+    faulthandler.enable()
+
+    memory_bytes, cpu_s, file_bytes = (int(value) for value in argv[:3])
+    for path in argv[3:]:
+        if path not in sys.path:
+            sys.path.append(path)
+
+    # (resource, soft limit, hard limit). The hard CPU limit one second after the
+    # soft one turns an ignored SIGXCPU into SIGKILL.
+    limits = [
+        (resource.RLIMIT_CORE, 0, 0),
+        (resource.RLIMIT_FSIZE, file_bytes, file_bytes),
+        (resource.RLIMIT_CPU, cpu_s, cpu_s + 1),
+        (resource.RLIMIT_AS, memory_bytes, memory_bytes),
+    ]
+    for kind, soft, hard in limits:
+        _, current_hard = resource.getrlimit(kind)
+        if current_hard != resource.RLIM_INFINITY:
+            soft = min(soft, current_hard)
+            hard = min(hard, current_hard)
+        resource.setrlimit(kind, (soft, hard))
+
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+    status, payload = _run_candidate(_unpack(b"".join(chunks)))
+    del chunks
+    try:
+        body = _pack([status, payload])
+    except MemoryError:
+        body = _pack(["error", "memory limit exceeded while serializing the result"])
+    except Exception as error:
+        # Converting a subclass of a built-in type runs the program's own methods,
+        # which can raise anything, including an exception whose str() raises.
+        try:
+            message = f"result is not serializable: {error}"
+        except Exception:
+            message = f"result is not serializable: {type(error).__name__}"
+        body = _pack(["error", message])
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    frame = memoryview(len(body).to_bytes(_FRAME_HEADER_BYTES, "big") + body)
+    try:
+        while frame:
+            frame = frame[os.write(result_fd, frame) :]
+    except OSError:
+        os._exit(1)
+    # os._exit skips atexit handlers and does not wait for threads the program started.
+    os._exit(0)
+
+
+def _runner_main(argv: list[str]) -> None:
+    """Fork the worker, wait for it, kill and reap everything it left, then exit."""
+    import os
+    import signal
+
+    status_fd, result_fd = int(argv[0]), int(argv[1])
+    _become_subreaper()
+
+    state = {"worker": None, "stop": False}
+
+    def stop_worker(signum: int, frame: Any) -> None:
+        state["stop"] = True
+        if state["worker"] is not None:
+            _kill_process_group(state["worker"])
+
+    signal.signal(signal.SIGTERM, stop_worker)
+    worker = os.fork()
+    if worker == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.close(status_fd)
+        os.setpgid(0, 0)
+        _worker_main(result_fd, argv[2:])
+
+    os.close(result_fd)
+    state["worker"] = worker
+    try:
+        # Both sides set the group, so it exists whichever runs first.
+        os.setpgid(worker, worker)
+    except OSError:
+        pass
+    if state["stop"]:
+        _kill_process_group(worker)
+    os.write(status_fd, f"worker {worker}\n".encode())
+
+    # Wait without reaping, so the worker's pid, which is also its process group
+    # id, cannot be reused before the group is killed.
+    os.waitid(os.P_PID, worker, os.WEXITED | os.WNOWAIT)
+    _kill_process_group(worker)
+    _, wait_status = os.waitpid(worker, 0)
+    stray = _reap_children(limit_s=1.0)
+    exit_code = os.waitstatus_to_exitcode(wait_status)
+    os.write(status_fd, f"exit {exit_code}\nstray {stray}\n".encode())
+    os._exit(0)
+
+
+_CHILD_FUNCTIONS = (
+    _pack,
+    _pack_extension,
+    _unpack,
+    _unpack_extension,
+    _become_subreaper,
+    _kill_process_group,
+    _child_pids,
+    _reap_children,
+    _run_candidate,
+    _worker_main,
+    _runner_main,
+)
+
+
+@functools.cache
+def _child_script() -> str:
+    """Return the source of the runner program passed to ``python -c``."""
+    constants = {
+        "_EXT_NDARRAY": _EXT_NDARRAY,
+        "_EXT_NUMPY_SCALAR": _EXT_NUMPY_SCALAR,
+        "_EXT_TUPLE": _EXT_TUPLE,
+        "_EXT_COMPLEX": _EXT_COMPLEX,
+        "_FRAME_HEADER_BYTES": _FRAME_HEADER_BYTES,
+    }
+    parts = ["from __future__ import annotations", "import sys"]
+    parts += [f"{name} = {value!r}" for name, value in constants.items()]
+    parts += [inspect.getsource(function) for function in _CHILD_FUNCTIONS]
+    parts.append("_runner_main(sys.argv[1:])")
+    return "\n\n".join(parts) + "\n"
