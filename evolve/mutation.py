@@ -18,7 +18,8 @@ from evolve.program import Instruction, Program
 logger = logging.getLogger(__name__)
 
 DEFAULT_EDIT_WEIGHTS: Mapping[str, float] = {
-    "insert": 3.0,
+    "insert": 1.0,
+    "wrap": 3.0,
     "delete": 2.0,
     "change_op": 2.0,
     "rewire": 2.0,
@@ -60,6 +61,10 @@ class OpMutator:
             raise ValueError(
                 f"edit weights must be non-negative with a positive sum, got {dict(self.edit_weights)}."
             )
+        if self.n_inputs < 1:
+            raise ValueError(f"n_inputs must be at least 1, got {self.n_inputs}.")
+        if self.max_tries < 1:
+            raise ValueError(f"max_tries must be at least 1, got {self.max_tries}.")
         if self.max_length < 1:
             raise ValueError(f"max_length must be at least 1, got {self.max_length}.")
 
@@ -78,6 +83,11 @@ class OpMutator:
         After ``max_tries`` edits that change nothing (for example edits of dead
         code only) the last child is returned as it is.
         """
+        if parent.n_inputs != self.n_inputs:
+            raise ValueError(
+                f"parent has {parent.n_inputs} inputs but this mutator makes programs with "
+                f"{self.n_inputs}; build the mutator with n_inputs={parent.n_inputs}."
+            )
         names = list(self.edit_weights)
         weights = np.array([self.edit_weights[n] for n in names], dtype=float)
         weights /= weights.sum()
@@ -110,6 +120,45 @@ class OpMutator:
         elif program.instructions and new.args:
             instructions[-1] = _rewire_one(new, new_register - 1, rng)
         return Program(self.n_inputs, tuple(instructions))
+
+    def _wrap(self, program: Program, rng: np.random.Generator) -> Program:
+        """Replace a value ``v`` that an instruction (or the output) reads by ``op(v, ...)``.
+
+        This is the tree edit "insert a node above a subtree". A binary op's second
+        argument is a fresh constant half of the time, so ``v`` becomes ``v * c`` or
+        ``v + c``, the most common step towards a formula.
+        """
+        if not program.instructions or len(program) + 2 > self.max_length:
+            return self._insert(program, rng)
+        op = self._random_op(rng, exclude_const=True)
+        readers = [i for i, ins in enumerate(program.instructions) if ins.args]
+
+        # The wrapped value is read by instruction `target`, or is the output.
+        if readers and rng.random() < 0.7:
+            target = readers[int(rng.integers(len(readers)))]
+            slot = int(rng.integers(len(program.instructions[target].args)))
+            value = program.instructions[target].args[slot]
+        else:
+            target, slot, value = len(program), 0, program.output_register
+
+        new: list[Instruction] = []
+        base = self.n_inputs + target
+        args = [value]
+        if OPS[op].arity >= 2 and "const" in self.op_names and rng.random() < 0.5:
+            new.append(Instruction("const", (), self._random_constant(rng)))
+            args.append(base)
+        while len(args) < OPS[op].arity:
+            args.append(int(rng.integers(base + len(new))))
+        new.append(Instruction(op, tuple(args)))
+        wrapped = base + len(new) - 1
+
+        shifted = [_shift_registers(ins, base, len(new)) for ins in program.instructions[target:]]
+        if target < len(program):
+            readers_args = list(shifted[0].args)
+            readers_args[slot] = wrapped
+            shifted[0] = dataclasses.replace(shifted[0], args=tuple(readers_args))
+        instructions = program.instructions[:target] + tuple(new) + tuple(shifted)
+        return Program(self.n_inputs, instructions)
 
     def _delete(self, program: Program, rng: np.random.Generator) -> Program:
         if len(program) <= 1:
@@ -172,8 +221,12 @@ class OpMutator:
 
     # Helpers.
 
+    def _random_op(self, rng: np.random.Generator, exclude_const: bool = False) -> str:
+        names = [n for n in self.op_names if not (exclude_const and n == "const")]
+        return names[int(rng.integers(len(names)))]
+
     def _random_instruction(self, rng: np.random.Generator, register: int) -> Instruction:
-        op = self.op_names[int(rng.integers(len(self.op_names)))]
+        op = self._random_op(rng)
         if op == "const":
             return Instruction("const", (), self._random_constant(rng))
         args = tuple(int(rng.integers(register)) for _ in range(OPS[op].arity))

@@ -60,7 +60,7 @@ class Program:
                     f"arguments, expected {op.arity}."
                 )
             for arg in instruction.args:
-                if not 0 <= arg < self.n_inputs + i:
+                if not isinstance(arg, (int, np.integer)) or not 0 <= arg < self.n_inputs + i:
                     raise ValueError(
                         f"instruction {i} ({instruction.op}) reads register {arg}; "
                         f"only registers 0..{self.n_inputs + i - 1} exist before it."

@@ -194,7 +194,10 @@ class Search:
         self.counters.wall_seconds = self._wall_at_start + time.monotonic() - self._session_start
 
     def _seed_population(self) -> None:
-        programs = self.problem.seed_programs(self.rng, self.config.population_size)
+        count = self.config.population_size
+        if self.config.budget is not None:
+            count = min(count, self.config.budget)
+        programs = self.problem.seed_programs(self.rng, count)
         self._evaluate_and_tell([self._child(p) for p in programs])
         logger.info("seeded the population with %d programs", len(programs))
 

@@ -159,6 +159,8 @@ def _running_mean(mean: Fitness, count: int, new: Fitness) -> Fitness:
     for m, x in zip(mean, new):
         if math.isfinite(m) and math.isfinite(x):
             out.append(m + (x - m) / (count + 1))
+        elif math.isnan(m) or math.isnan(x):
+            out.append(math.nan)
         else:
             out.append(min(m, x))
     return tuple(out)

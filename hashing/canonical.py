@@ -37,7 +37,8 @@ def quantize(values, mantissa_bits: int = DEFAULT_MANTISSA_BITS) -> np.ndarray:
     scale = float(2**mantissa_bits)
     with np.errstate(invalid="ignore"):
         rounded = np.ldexp(np.round(mantissa * scale) / scale, exponent)
-    rounded = np.where(np.isinf(values), values, rounded)
+    # Values near the largest float can round up to inf; they keep their own value.
+    rounded = np.where(np.isinf(rounded) | np.isinf(values), values, rounded)
     rounded = np.where(np.isnan(values), _CANONICAL_NAN, rounded)
     return rounded + 0.0  # adding +0.0 turns -0.0 into 0.0 and leaves the rest alone
 
@@ -73,7 +74,10 @@ def _append(value, mantissa_bits: int, parts: list[bytes]) -> None:
 
 def _append_array(array: np.ndarray, mantissa_bits: int, parts: list[bytes]) -> None:
     shape = b",".join(b"%d" % n for n in array.shape)
-    if array.dtype.kind in "biu":
+    if array.dtype.kind == "u":
+        parts.append(b"u(" + shape + b")")
+        parts.append(array.astype("<u8").tobytes())
+    elif array.dtype.kind in "bi":
         parts.append(b"i(" + shape + b")")
         parts.append(array.astype("<i8").tobytes())
     elif array.dtype.kind in "fc":
@@ -82,7 +86,10 @@ def _append_array(array: np.ndarray, mantissa_bits: int, parts: list[bytes]) -> 
         parts.append(b"f(" + shape + b")")
         parts.append(quantize(array, mantissa_bits).astype("<f8").tobytes())
     elif array.dtype.kind in "US":
-        parts.append(b"s(" + shape + b")" + "\0".join(map(str, array.ravel())).encode())
+        parts.append(b"s(" + shape + b")")
+        for text in array.ravel():
+            encoded = str(text).encode()
+            parts.append(b"%d:" % len(encoded) + encoded)
     else:
         raise TypeError(
             f"cannot hash outputs of dtype {array.dtype}; return numbers, arrays, "

@@ -7,6 +7,7 @@ their ratio simplifies to a nonzero constant.
 """
 
 import fractions
+from collections.abc import Iterable
 
 import sympy
 
@@ -34,9 +35,18 @@ def rationalize(expression: sympy.Expr) -> sympy.Expr:
     return expression.xreplace(replacements)
 
 
-def is_symbolic_solution(candidate: sympy.Expr, truth: sympy.Expr) -> bool:
-    """Return whether ``candidate`` equals ``truth`` up to an additive or multiplicative constant."""
+def is_symbolic_solution(candidate: sympy.Expr, truth: sympy.Expr, positive: Iterable[str] = ()) -> bool:
+    """Return whether ``candidate`` equals ``truth`` up to an additive or multiplicative constant.
+
+    Args:
+        candidate: the found formula.
+        truth: the true formula.
+        positive: names of variables known to be positive on the data, so that
+            ``sqrt(x**2)`` may simplify to ``x``.
+    """
     candidate = rationalize(candidate)
+    assumed = {sympy.Symbol(name): sympy.Symbol(name, positive=True) for name in positive}
+    candidate, truth = candidate.xreplace(assumed), truth.xreplace(assumed)
     if candidate.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         return False
     difference = sympy.simplify(truth - candidate)

@@ -112,7 +112,8 @@ class SymbolicRegression(OpProblem):
     # Evaluation.
 
     def evaluate(self, programs: Sequence[Program]) -> list[Evaluation]:
-        programs = list(programs)
+        # Dead instructions cost interpreter steps and nothing else, so fit live code only.
+        programs = [p.pruned() for p in programs]
         if self.settings["linear_scaling"]:
             programs = [with_linear_scaling(p) for p in programs]
         fitted, mses = fit_constants(programs, self.train.X, self.train.y, self.settings["fit_iterations"])
@@ -173,7 +174,9 @@ class SymbolicRegression(OpProblem):
         details = dict(evaluation.values)
         message = f"NMSE {details['nmse']:.3g}, test R^2 {details['test_r2']:.6f}"
         if self.equation is not None:
-            solved = is_symbolic_solution(program.pruned().to_sympy(self.variable_names), self.equation.expression())
+            positive = [v.name for v in self.equation.variables if v.low > 0]
+            candidate = program.pruned().to_sympy(self.variable_names)
+            solved = is_symbolic_solution(candidate, self.equation.expression(), positive)
             details["solved"] = solved
             message += f"; {'symbolically equal to' if solved else 'differs from'} {self.equation.formula}"
         return Verification(True, evaluation.score, message, details)
