@@ -53,6 +53,7 @@ def restore_search(search: Search, state: dict[str, Any]) -> None:
     for program, digest, fitness, failure, candidate in state["population"]:
         evaluation = dataclasses.replace(Evaluation.from_fitness(fitness, columns), failure=failure)
         search.selection.add(Individual(problem.program_from_dict(program), digest, evaluation, candidate))
+    search.selection.end_generation()
     for digest, score, values, candidate, program in state["leaderboard"]:
         search.leaderboard.offer(Entry(digest, score, dict(values), candidate, problem.program_from_dict(program)))
     search.cache = type(search.cache).from_dict(state["cache"])

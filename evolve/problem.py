@@ -115,6 +115,9 @@ class Problem(abc.ABC):
         columns: the objective columns of ``Evaluation.values``, in leaderboard order.
         settings_spec: the accepted ``--set`` keys.
         program_suffix: file suffix of the program files in ``programs/``.
+        selection: ``regularized`` (single objective, by score) or ``nsga2``
+            (several objectives, see ``objectives``).
+        objectives: for ``nsga2``, pairs of (column, minimize) from ``columns``.
     """
 
     name: ClassVar[str]
@@ -122,6 +125,8 @@ class Problem(abc.ABC):
     columns: ClassVar[tuple[str, ...]] = ()
     settings_spec: ClassVar[Mapping[str, Setting]] = {}
     program_suffix: ClassVar[str] = ".txt"
+    selection: ClassVar[str] = "regularized"
+    objectives: ClassVar[tuple[tuple[str, bool], ...]] = ()
 
     def __init__(self, settings: Mapping[str, Any] | None = None):
         self.raw_settings = dict(settings or {})

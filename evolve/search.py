@@ -30,7 +30,7 @@ import numpy as np
 from evolve.config import SearchConfig
 from evolve.leaderboard import Entry, Leaderboard
 from evolve.problem import Evaluation, Problem
-from evolve.selection import Individual, RegularizedEvolution
+from evolve.selection import Individual, make_selection
 from hashing import FunctionalEquivalenceCache, hash_outputs
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class Search:
         self.mutator = mutator or problem.random_mutator()
         self.on_generation = on_generation
         self.rng = np.random.default_rng(config.seed)
-        self.selection = RegularizedEvolution(config.population_size, config.tournament_size)
+        self.selection = make_selection(problem, config.population_size, config.tournament_size)
         self.cache = FunctionalEquivalenceCache(
             config.cache_size, config.cache_average_first, config.cache_forget_after_hits
         )
@@ -255,6 +255,7 @@ class Search:
 
         for child, evaluation in zip(children, results):
             self._tell(child, evaluation)
+        self.selection.end_generation()
 
     def _store(self, child_hash: str, evaluated_hash: str, evaluation: Evaluation) -> None:
         """Cache the fitness under the child's hash and, if fitting changed it, the fitted program's."""

@@ -77,7 +77,28 @@ class RegularizedEvolution:
         while len(self.population) > self.population_size:
             self.population.popleft()
 
+    def end_generation(self) -> None:
+        """Called after each generation's children are added; aging needs nothing here."""
+
     def best(self) -> Individual | None:
         if not self.population:
             return None
         return max(self.population, key=lambda m: (m.evaluation.score, -m.candidate))
+
+
+def make_selection(problem, population_size: int, tournament_size: int):
+    """Return the selection method a problem asks for.
+
+    Raises:
+        ValueError: if the problem names an unknown method.
+    """
+    if problem.selection == "regularized":
+        return RegularizedEvolution(population_size, tournament_size)
+    if problem.selection == "nsga2":
+        from evolve.nsga2 import NSGA2
+
+        return NSGA2(population_size, problem.objectives)
+    raise ValueError(
+        f"problem {problem.name!r} asks for selection {problem.selection!r}; "
+        "use 'regularized' or 'nsga2'."
+    )
