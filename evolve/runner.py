@@ -77,11 +77,15 @@ def resume_config(state: Mapping[str, Any], overrides: Mapping[str, Any]) -> Sea
             continue
         if key not in RESUME_OVERRIDES:
             raise UserInputError(
-                f"search setting {key!r} cannot change when resuming; only "
-                f"{', '.join(RESUME_OVERRIDES)} can. Start a new run to change it."
+                f"{_flag(key)} cannot change when resuming; only "
+                f"{', '.join(_flag(k) for k in RESUME_OVERRIDES)} can. Start a new run to change it."
             )
         values[key] = value
     return SearchConfig(**values)
+
+
+def _flag(key: str) -> str:
+    return "--no-cache" if key == "use_cache" else f"--{key.replace('_', '-')}"
 
 
 def save_run(out_dir: Path, search: Search, spec: ProblemSpec) -> None:
