@@ -4,6 +4,7 @@ import dataclasses
 import json
 from typing import Any
 
+from evolve.islands import IslandModel
 from evolve.leaderboard import Entry
 from evolve.problem import Evaluation
 from evolve.registry import ProblemSpec
@@ -31,6 +32,7 @@ def search_state(search: Search, spec: ProblemSpec) -> dict[str, Any]:
                 list(m.evaluation.fitness(columns)),
                 m.evaluation.failure,
                 m.candidate,
+                m.island,
             ]
             for m in search.selection.population
         ],
@@ -50,10 +52,14 @@ def restore_search(search: Search, state: dict[str, Any]) -> None:
     search.rng.bit_generator.state = json.loads(state["rng"])
     search.counters = Counters(**state["counters"])
     search.history = [(int(c), float(s)) for c, s in state["history"]]
-    for program, digest, fitness, failure, candidate in state["population"]:
+    for program, digest, fitness, failure, candidate, island in state["population"]:
         evaluation = dataclasses.replace(Evaluation.from_fitness(fitness, columns), failure=failure)
-        search.selection.add(Individual(problem.program_from_dict(program), digest, evaluation, candidate))
-    search.selection.end_generation()
+        program = problem.program_from_dict(program)
+        search.selection.add(Individual(program, digest, evaluation, candidate, island))
+    if isinstance(search.selection, IslandModel):
+        # Seeding ended one generation before the first step, so migrations
+        # resume on the same schedule as an uninterrupted run.
+        search.selection.generation = search.counters.generations + 1
     for digest, score, values, candidate, program in state["leaderboard"]:
         search.leaderboard.offer(Entry(digest, score, dict(values), candidate, problem.program_from_dict(program)))
     search.cache = type(search.cache).from_dict(state["cache"])

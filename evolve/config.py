@@ -20,7 +20,9 @@ class SearchConfig:
         time_limit: wall-clock seconds before the search stops; None for no limit.
         seed: seeds every random choice, so a local run is reproducible.
         population_size: members of the regularized-evolution population.
-        tournament_size: members sampled to pick each parent.
+        tournament_size: members sampled to pick each parent (within one island).
+        islands: populations evolving apart; 1 is plain regularized evolution.
+        migration_interval: generations between migrations of each island's best.
         batch_size: children proposed per generation and evaluated together.
         mutator: ``random`` (op or AST edits), ``llm`` or ``mixed``.
         use_cache: look up the functional equivalence cache; False for ablations.
@@ -40,6 +42,8 @@ class SearchConfig:
     seed: int = 0
     population_size: int = 100
     tournament_size: int = 10
+    islands: int = 1
+    migration_interval: int = 10
     batch_size: int = 50
     mutator: str = "random"
     use_cache: bool = True
@@ -67,6 +71,14 @@ class SearchConfig:
             self.tournament_size,
             f"between 1 and population_size ({self.population_size})",
         )
+        _check(self.islands >= 1, "islands", self.islands, "at least 1")
+        _check(
+            self.islands == 1 or self.population_size // self.islands >= max(2, self.tournament_size),
+            "islands",
+            self.islands,
+            f"at most population_size / max(2, tournament_size) = {self.population_size // max(2, self.tournament_size)}",
+        )
+        _check(self.migration_interval >= 1, "migration_interval", self.migration_interval, "at least 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
         _check(self.mutator in MUTATORS, "mutator", self.mutator, f"one of {', '.join(MUTATORS)}")
         _check(self.cache_size >= 1, "cache_size", self.cache_size, "at least 1")

@@ -116,7 +116,9 @@ class Search:
         self.mutator = mutator or problem.random_mutator()
         self.on_generation = on_generation
         self.rng = np.random.default_rng(config.seed)
-        self.selection = make_selection(problem, config.population_size, config.tournament_size)
+        self.selection = make_selection(
+            problem, config.population_size, config.tournament_size, config.islands, config.migration_interval
+        )
         self.cache = FunctionalEquivalenceCache(
             config.cache_size, config.cache_average_first, config.cache_forget_after_hits
         )

@@ -25,12 +25,14 @@ class Individual:
         evaluation: its fitness.
         candidate: the index of the candidate that produced it (0-based, in
             proposal order), which is also its birth time.
+        island: the island it lives on, for the island model; None before it joins.
     """
 
     program: Any
     hash: str
     evaluation: Evaluation
     candidate: int
+    island: int | None = None
 
 
 class RegularizedEvolution:
@@ -86,12 +88,16 @@ class RegularizedEvolution:
         return max(self.population, key=lambda m: (m.evaluation.score, -m.candidate))
 
 
-def make_selection(problem, population_size: int, tournament_size: int):
+def make_selection(problem, population_size: int, tournament_size: int, islands: int = 1, migration_interval: int = 10):
     """Return the selection method a problem asks for.
 
     Raises:
         ValueError: if the problem names an unknown method.
     """
+    if problem.selection == "regularized" and islands > 1:
+        from evolve.islands import IslandModel
+
+        return IslandModel(population_size, tournament_size, islands, migration_interval)
     if problem.selection == "regularized":
         return RegularizedEvolution(population_size, tournament_size)
     if problem.selection == "nsga2":
