@@ -17,9 +17,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # A real search on a local Ray instance: recover the AI Feynman equation I.6.2a,
-# f = exp(-theta**2/2)/sqrt(2*pi), from sampled data, then print its leaderboard.
+# f = exp(-theta**2/2)/sqrt(2*pi), from 100 sampled points with the ops a
+# physicist would allow for a Gaussian, then print the leaderboard and verify it.
+RUN_DIR := runs/quickstart-$(shell date -u +%Y%m%dT%H%M%SZ)
 run: install
-	$(BIN)/evolve run symbolic-regression --set equation=I.6.2a --budget 20000 --seed 0 --out runs/quickstart-$$(date -u +%Y%m%dT%H%M%SZ)
+	$(BIN)/evolve run symbolic-regression --set equation=I.6.2a \
+		--set ops=const,add,sub,mul,div,neg,square,exp --set points=100 --set fit_iterations=15 \
+		--seed 1 --budget 3000 --out $(RUN_DIR)
+	$(BIN)/evolve verify $(RUN_DIR) --top 1
 
 test: install
 	$(BIN)/python -m pytest -q
