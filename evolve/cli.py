@@ -651,6 +651,7 @@ def _cmd_verify(args: argparse.Namespace, console) -> int:
     rows, failed = [], 0
     for row, program in entries[: args.top]:
         verification = _verify(problem, row["rank"], program)
+        problem.record_verification(run_dir, program, verification)
         failed += not verification.ok
         rows.append([
             str(row["rank"]),
@@ -659,6 +660,8 @@ def _cmd_verify(args: argparse.Namespace, console) -> int:
             "yes" if verification.ok else "NO",
             verification.message,
         ])
+    # Stored verdicts (e.g. a verified column) show in the leaderboard from now on.
+    runner.refresh_leaderboard(run_dir, problem)
     _print_table(["rank", "stored score", "verified score", "ok", "message"], rows, "Verification")
     checked = len(rows)
     print(f"{checked - failed} of {checked} programs passed verification.")

@@ -91,11 +91,20 @@ class Verification:
 
 @dataclasses.dataclass(frozen=True)
 class Reference:
-    """A best-known or baseline result to show beside evolved programs."""
+    """A best-known or baseline result to show beside evolved programs.
+
+    Attributes:
+        name: short name, e.g. ``cephes-horner``.
+        score: its score, as the problem would score it.
+        source: where it comes from.
+        values: its objective columns, where known; a reference with values
+            gets a row (rank ``ref``) at the end of ``leaderboard.csv``.
+    """
 
     name: str
     score: float
     source: str
+    values: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class Mutator(Protocol):
@@ -182,6 +191,21 @@ class Problem(abc.ABC):
         if evaluation.failed:
             return Verification(False, -math.inf, evaluation.failure or "evaluation failed")
         return Verification(True, evaluation.score, "re-evaluated", dict(evaluation.values))
+
+    def record_verification(self, run_dir: Path, program, verification: Verification) -> None:
+        """Store a verdict of ``verify`` in the run directory; ``evolve verify`` calls it.
+
+        The default stores nothing. A problem that stores verdicts reports them
+        through ``verified_values``.
+        """
+
+    def verified_values(self, run_dir: Path, program) -> Mapping[str, float]:
+        """Return leaderboard values that a stored verdict sets for ``program``, e.g. ``verified``.
+
+        They replace the program's evaluated values in ``leaderboard.csv``. The
+        default returns none.
+        """
+        return {}
 
     def references(self) -> list[Reference]:
         """Return best-known or baseline results for the leaderboard and plots."""

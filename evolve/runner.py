@@ -1,6 +1,7 @@
 """Running a search end to end: the run directory, Ray, the loop, checkpoints and resume."""
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from evolve import rundir
 from evolve.checkpoint import restore_search, search_state
 from evolve.config import SearchConfig
 from evolve.errors import UserInputError
+from evolve.leaderboard import Entry, Leaderboard
 from evolve.problem import Problem
 from evolve.registry import ProblemSpec
 from evolve.search import Search
@@ -53,11 +55,13 @@ def run_search(
         The finished search.
     """
     from cluster import RayEvaluatorPool, ray_session
+    from cluster.placement import evaluator_actor_options
 
     problem = spec.create()
     rundir.write_json(out_dir / rundir.RUN_INFO, _run_info(spec, config))
     with ray_session(address):
-        pool = RayEvaluatorPool(spec, problem, config.num_evaluators)
+        options = evaluator_actor_options(config.num_evaluators)
+        pool = RayEvaluatorPool(spec, problem, config.num_evaluators, actor_options=options)
         try:
             search = Search(problem, config, pool, on_generation=on_generation)
             if resume_state is not None:
@@ -117,10 +121,34 @@ def write_leaderboard(out_dir: Path, problem: Problem, leaderboard) -> None:
             path.unlink(missing_ok=True)
 
     rows = leaderboard.rows(problem.columns, lambda e: problem.expression(e.program))
-    for row in rows:
+    for row, entry in zip(rows, entries):
         row["program_file"] = f"{rundir.PROGRAMS}/{row['hash']}{suffix}"
+        row.update(problem.verified_values(out_dir, entry.program))
+    rows.extend(_reference_rows(problem))
     columns = ["rank", "score", *problem.columns, "hash", "candidate", "expression", "program_file"]
     rundir.write_csv(out_dir / rundir.LEADERBOARD, rows, columns)
+
+
+def _reference_rows(problem: Problem) -> list[dict]:
+    """Return a ``ref`` row for each of the problem's references that has column values."""
+    rows = []
+    for reference in problem.references():
+        if not reference.values:
+            continue
+        row = {"rank": "ref", "score": reference.score, "hash": "", "candidate": "", "program_file": ""}
+        row.update({c: reference.values.get(c, math.nan) for c in problem.columns})
+        row["expression"] = f"{reference.name}: {reference.source}"
+        rows.append(row)
+    return rows
+
+
+def refresh_leaderboard(run_dir: Path, problem: Problem) -> None:
+    """Rewrite ``leaderboard.csv`` from the checkpoint, e.g. after ``evolve verify`` stored verdicts."""
+    state = rundir.read_checkpoint(run_dir)
+    board = Leaderboard(max(len(state["leaderboard"]), 1))
+    for digest, score, values, candidate, program in state["leaderboard"]:
+        board.offer(Entry(digest, score, dict(values), candidate, problem.program_from_dict(program)))
+    write_leaderboard(Path(run_dir), problem, board)
 
 
 def _run_info(spec: ProblemSpec, config: SearchConfig) -> dict:

@@ -88,7 +88,8 @@ def fit_constants(
     slots = np.full((encoded.opcodes.shape[0], bucket(max(max_constants, 1), 2)), -1, dtype=np.int32)
     for row, program in enumerate(programs):
         indices = program.constant_indices()
-        slots[row, : len(indices)] = indices
+        if not encoded.failed[row]:
+            slots[row, : len(indices)] = indices
     constants, losses = _fit_batch(
         jnp.asarray(encoded.opcodes),
         jnp.asarray(encoded.args),
@@ -99,9 +100,16 @@ def fit_constants(
         iterations=iterations,
     )
     constants = np.asarray(constants)
+    losses = np.asarray(losses)[: len(programs)].copy()
     fitted = []
     for row, program in enumerate(programs):
+        # A failed row (too long, or an out-of-range constant) ran as one NaN
+        # constant, so its fitted values do not belong to the program.
+        if encoded.failed[row]:
+            fitted.append(program)
+            losses[row] = np.inf
+            continue
         values = constants[row, program.constant_indices()]
         fitted.append(program.with_constants(values) if len(values) else program)
-    return fitted, np.asarray(losses)[: len(programs)]
+    return fitted, losses
 
