@@ -2,9 +2,12 @@
 
 Each run calls a trivial program through the sandbox and the same function
 in-process, interleaved, and takes the difference as the sandbox overhead. Two
-programs are measured: one that returns a small numpy array (so the sandbox pays
-for importing numpy in a fresh interpreter) and one in pure Python. For reference
-the script also times bare interpreter start-ups with the sandbox's flags.
+programs are measured: one that returns a small numpy array (so a fresh
+interpreter pays for importing numpy) and one in pure Python. Each runs in three
+modes: a fresh interpreter per run, a fork server with numpy preloaded, and the
+mode Python-source problems use (a fork server with numpy and scipy.optimize
+preloaded, and Landlock). For reference the script also times bare interpreter
+start-ups with the sandbox's flags.
 
 Usage:
     python benchmarks/sandbox_overhead.py [--runs 30] [--output PATH]
@@ -50,6 +53,13 @@ STARTUP_COMMANDS = {
     "python -I -S -B + import numpy": [sys.executable, "-I", "-S", "-B", "-c", IMPORT_NUMPY],
 }
 
+# Sandbox modes: (preload, landlock).
+MODES = {
+    "fresh interpreter": (None, False),
+    "fork server, numpy": (("numpy",), False),
+    "fork server, numpy + scipy.optimize, Landlock": (("numpy", "scipy.optimize"), True),
+}
+
 TARGET_OVERHEAD_MS = 50.0
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "sandbox_overhead.json"
 
@@ -70,20 +80,22 @@ def summarize(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def measure_program(source: str, runs: int, limits: SandboxLimits) -> dict[str, dict[str, float]]:
+def measure_program(
+    source: str, runs: int, limits: SandboxLimits, preload: tuple[str, ...] | None
+) -> dict[str, dict[str, float]]:
     """Time `runs` sandboxed and in-process calls, interleaved, in milliseconds."""
     evaluate = load_in_process(source)
     kwargs = {"n": 16}
 
-    # Warm-up: file system caches and the runner script cache in evolve.sandbox.
-    warm_up = run_in_sandbox(source, "evaluate", kwargs, limits)
+    # Warm-up: file system caches, the runner script cache and the fork server's start.
+    warm_up = run_in_sandbox(source, "evaluate", kwargs, limits, preload)
     if not warm_up.ok:
         raise RuntimeError(f"benchmark program failed in the sandbox: {warm_up.reason}")
 
     sandbox_ms, in_process_ms, overhead_ms = [], [], []
     for _ in range(runs):
         start = time.perf_counter()
-        result = run_in_sandbox(source, "evaluate", kwargs, limits)
+        result = run_in_sandbox(source, "evaluate", kwargs, limits, preload)
         sandbox_elapsed = time.perf_counter() - start
         if not result.ok:
             raise RuntimeError(f"benchmark program failed in the sandbox: {result.reason}")
@@ -125,21 +137,26 @@ def main() -> None:
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
 
-    limits = SandboxLimits(timeout_s=10.0)
-    programs = {name: measure_program(source, args.runs, limits) for name, source in PROGRAMS.items()}
+    programs = {}
+    for mode, (preload, landlock) in MODES.items():
+        limits = SandboxLimits(timeout_s=10.0, landlock=landlock)
+        for name, source in PROGRAMS.items():
+            programs[f"{name}, {mode}"] = measure_program(source, args.runs, limits, preload)
     startups = {name: measure_startup(command, args.runs) for name, command in STARTUP_COMMANDS.items()}
+    load = os.getloadavg()[0]
 
-    print(f"sandbox overhead per evaluation, {args.runs} runs, {os.cpu_count()} CPUs, ms")
-    print(f"{'case':34s} {'median':>8s} {'p90':>8s} {'min':>8s} {'max':>8s}")
+    print(f"sandbox overhead per evaluation, {args.runs} runs, {os.cpu_count()} CPUs, load {load:.1f}, ms")
+    width = max(len(name) for name in [*programs, *startups]) + 2
+    print(f"{'case':{width}s} {'median':>8s} {'p90':>8s} {'min':>8s} {'max':>8s}")
     for name, timings in programs.items():
         overhead = timings["overhead_ms"]
         print(
-            f"{name + ' (overhead)':34s} {overhead['median']:8.1f} {overhead['p90']:8.1f} "
+            f"{name:{width}s} {overhead['median']:8.1f} {overhead['p90']:8.1f} "
             f"{overhead['min']:8.1f} {overhead['max']:8.1f}"
         )
     for name, startup in startups.items():
         print(
-            f"{name:34s} {startup['median']:8.1f} {startup['p90']:8.1f} "
+            f"{name:{width}s} {startup['median']:8.1f} {startup['p90']:8.1f} "
             f"{startup['min']:8.1f} {startup['max']:8.1f}"
         )
     for name, timings in programs.items():
@@ -151,6 +168,7 @@ def main() -> None:
         "script": "benchmarks/sandbox_overhead.py",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "runs": args.runs,
+        "load_average_1min": load,
         "target_overhead_ms": TARGET_OVERHEAD_MS,
         "machine": {
             "cpu_count": os.cpu_count(),
