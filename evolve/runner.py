@@ -143,12 +143,18 @@ def _reference_rows(problem: Problem) -> list[dict]:
 
 
 def refresh_leaderboard(run_dir: Path, problem: Problem) -> None:
-    """Rewrite ``leaderboard.csv`` from the checkpoint, e.g. after ``evolve verify`` stored verdicts."""
+    """Rewrite ``leaderboard.csv`` and the problem's artifacts from the checkpoint.
+
+    ``evolve verify`` calls it after storing verdicts, so the files show them.
+    """
     state = rundir.read_checkpoint(run_dir)
     board = Leaderboard(max(len(state["leaderboard"]), 1))
     for digest, score, values, candidate, program in state["leaderboard"]:
         board.offer(Entry(digest, score, dict(values), candidate, problem.program_from_dict(program)))
     write_leaderboard(Path(run_dir), problem, board)
+    best = board.best()
+    if best is not None:
+        problem.write_artifacts(Path(run_dir), best.program)
 
 
 def _run_info(spec: ProblemSpec, config: SearchConfig) -> dict:
