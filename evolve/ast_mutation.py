@@ -30,7 +30,7 @@ from evolve.python_program import PythonProgram, normalize_source
 logger = logging.getLogger(__name__)
 
 DEFAULT_EDIT_WEIGHTS: Mapping[str, float] = {
-    "perturb_literal": 4.0,
+    "perturb_literal": 6.0,
     "swap_operator": 1.5,
     "swap_function": 1.0,
     "duplicate_statement": 1.0,

@@ -34,7 +34,14 @@ MINIMAX_NODES = 2048
 # ``python -m problems.autonumerics.verify_baselines NAME...`` (see
 # docs/benchmarks.md for the machine). Baselines missing here show verified = 0
 # in the leaderboard; jax-exp is XLA's CPU exp of jax 0.10.2.
-EXHAUSTIVE_MAX_ULP: dict[str, float] = {}
+EXHAUSTIVE_MAX_ULP: dict[str, float] = {
+    "minimax-6-fma": 0.8356,  # at x=-0.2984963655471802
+    "minimax-7-fma": 0.7404,  # at x=-0.33721643686294556
+    "cephes-horner": 0.8083,  # at x=-0.33041462302207947
+    "cephes-fma": 0.8378,  # at x=-0.3296738862991333
+    "taylor-7-horner": 1.0583,  # at x=-0.346405029296875
+    "jax-exp": 0.8378,  # at x=-0.3296738862991333
+}
 
 # Cephes expf: P(r) coefficients, highest degree first, and the kernel
 # exp(r) = ((P(r) * r**2) + r) + 1.
