@@ -62,7 +62,7 @@ class LocalEvaluator:
 
 @dataclasses.dataclass
 class Counters:
-    """What a run has done so far; ``stats.json`` is made from these.
+    """Counts of a run's work so far, from which ``stats.json`` is made.
 
     Attributes:
         candidates: programs proposed (seeds and children, cache hits included).
@@ -339,7 +339,7 @@ class Search:
     def stats(self) -> dict:
         """Return the contents of ``stats.json``."""
         c = self.counters
-        lookups = c.candidates - c.failed
+        valid = c.candidates - c.failed
         return {
             "problem": self.problem.name,
             "candidates": c.candidates,
@@ -349,7 +349,7 @@ class Search:
             "hit_rate": c.cache_hits / c.candidates if c.candidates else 0.0,
             "structural_hits": c.structural_hits,
             "failed": c.failed,
-            "valid_candidates": lookups,
+            "valid_candidates": valid,
             "generations": c.generations,
             "best_score": self.best_score,
             "wall_seconds": round(c.wall_seconds, 3),
