@@ -1,7 +1,10 @@
 """Running a search end to end: the run directory, Ray, the loop, checkpoints and resume."""
 
+import contextlib
 import logging
 import math
+import signal
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,10 +70,34 @@ def run_search(
             if resume_state is not None:
                 restore_search(search, resume_state)
                 logger.info("resumed %s at candidate %d", out_dir, search.counters.candidates)
-            search.run(checkpoint=lambda s: save_run(out_dir, s, spec))
+            with _stop_on_interrupt(search):
+                search.run(checkpoint=lambda s: save_run(out_dir, s, spec))
         finally:
             pool.close()
     return search
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(search: Search):
+    """Turn the first Ctrl-C (SIGINT) into a request to stop after the current generation.
+
+    A KeyboardInterrupt raised inside a blocking Ray call can be lost there, so
+    the flag is the reliable path; a second Ctrl-C gets the previous handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame):
+        search.request_stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def resume_config(state: Mapping[str, Any], overrides: Mapping[str, Any]) -> SearchConfig:

@@ -126,6 +126,7 @@ class Search:
         self.counters = Counters()
         self.history: list[tuple[int, float]] = []
         self.interrupted = False
+        self.stop_requested = False
         self._structural: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._session_start = time.monotonic()
         self._wall_at_start = 0.0
@@ -185,7 +186,19 @@ class Search:
         if self.on_generation:
             self.on_generation(self)
 
+    def request_stop(self) -> None:
+        """Ask the search to stop after the current generation, as after Ctrl-C.
+
+        Safe to call from a signal handler: it only sets a flag that the loop
+        reads between generations.
+        """
+        self.stop_requested = True
+
     def _done(self) -> bool:
+        if self.stop_requested:
+            self.interrupted = True
+            logger.warning("stop requested at candidate %d; writing the leaderboard and checkpoint", self.counters.candidates)
+            return True
         if self.config.budget is not None and self.counters.candidates >= self.config.budget:
             return True
         if self.config.time_limit is not None:
