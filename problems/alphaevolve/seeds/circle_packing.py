@@ -4,8 +4,13 @@ construct(n, seed, time_budget, start) returns {"centers": n x 2 array, "radii":
 n array} for n disjoint circles in the unit square, trying to maximize the sum
 of the radii. Each step either restarts from random centers or perturbs the best
 packing so far, relaxes the overlaps with a quadratic penalty (L-BFGS-B), then
-polishes with SLSQP on the pairs of circles that are close. The search changes
-the code between the EVOLVE-BLOCK markers.
+polishes with SLSQP on the pairs of circles that are close.
+
+The search changes the code between the EVOLVE-BLOCK markers: how packings
+start and are perturbed, and the optimizers' parameters. The optimizers and the
+search loop stay fixed, because a run returns the best of its start and what it
+finds. An edit that broke them would keep its parent's score and could spread
+through the population without ever finding anything.
 """
 
 import time
@@ -14,6 +19,15 @@ import numpy as np
 from scipy.optimize import minimize
 
 # EVOLVE-BLOCK-START
+
+# Share of steps that restart from a new random packing instead of perturbing the best.
+RESTART_PROBABILITY = 0.7
+# Penalty weights of the successive relaxations, and L-BFGS-B iterations for each.
+RELAX_WEIGHTS = (100.0, 10000.0)
+RELAX_ITERATIONS = 300
+# SLSQP constrains the pairs of circles whose gap is below this, for this many iterations.
+POLISH_MARGIN = 0.05
+POLISH_ITERATIONS = 100
 
 
 def random_packing(n, rng):
@@ -39,13 +53,16 @@ def perturbed(centers, radii, rng):
     return centers, radii * 0.95
 
 
-def relaxed(centers, radii, weights=(100.0, 10000.0), iterations=300):
+# EVOLVE-BLOCK-END
+
+
+def relaxed(centers, radii):
     """Grow the radii against a quadratic penalty on overlaps and on leaving the square."""
     n = len(radii)
     i, j = np.triu_indices(n, 1)
     z = np.concatenate([centers[:, 0], centers[:, 1], radii])
     bounds = [(0.0, 1.0)] * (2 * n) + [(0.0, 0.5)] * n
-    for weight in weights:
+    for weight in RELAX_WEIGHTS:
 
         def penalty(z):
             x, y, r = z[:n], z[n : 2 * n], z[2 * n :]
@@ -63,17 +80,17 @@ def relaxed(centers, radii, weights=(100.0, 10000.0), iterations=300):
             grad_y = np.bincount(j, push_y, n) - np.bincount(i, push_y, n) + 2.0 * weight * (top - bottom)
             return value, np.concatenate([grad_x, grad_y, grad_r])
 
-        z = minimize(penalty, z, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": iterations}).x
+        z = minimize(penalty, z, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": RELAX_ITERATIONS}).x
     return np.stack([z[:n], z[n : 2 * n]], axis=1), z[2 * n :]
 
 
-def polished(centers, radii, margin=0.05, iterations=100):
-    """Maximize the sum of radii with SLSQP, constraining only pairs closer than margin."""
+def polished(centers, radii):
+    """Maximize the sum of radii with SLSQP, constraining only pairs closer than POLISH_MARGIN."""
     n = len(radii)
     x, y = centers[:, 0], centers[:, 1]
     i, j = np.triu_indices(n, 1)
     gap = np.sqrt((x[i] - x[j]) ** 2 + (y[i] - y[j]) ** 2) - radii[i] - radii[j]
-    i, j = i[gap < margin], j[gap < margin]
+    i, j = i[gap < POLISH_MARGIN], j[gap < POLISH_MARGIN]
     rows, circles = np.arange(len(i)), np.arange(n)
 
     def constraints(z):
@@ -102,17 +119,21 @@ def polished(centers, radii, margin=0.05, iterations=100):
         method="SLSQP",
         bounds=[(0.0, 1.0)] * (2 * n) + [(0.0, 0.5)] * n,
         constraints=[{"type": "ineq", "fun": constraints, "jac": jacobian}],
-        options={"maxiter": iterations, "ftol": 1e-13},
+        options={"maxiter": POLISH_ITERATIONS, "ftol": 1e-13},
     )
     z = result.x
     return np.stack([z[:n], z[n : 2 * n]], axis=1), z[2 * n :]
 
 
-def search(centers, radii, rng, deadline, restart_probability=0.7):
+def search(centers, radii, rng, deadline):
     n = len(radii)
     best, best_sum = (centers, radii), valid_sum(centers, radii)
+    # The start may come from a relaxation that was never polished.
+    start = polished(centers, radii)
+    if valid_sum(*start) > best_sum:
+        best, best_sum = start, valid_sum(*start)
     while True:
-        if rng.random() < restart_probability:
+        if rng.random() < RESTART_PROBABILITY:
             trial = random_packing(n, rng)
         else:
             trial = perturbed(*best, rng)
@@ -124,9 +145,6 @@ def search(centers, radii, rng, deadline, restart_probability=0.7):
         # At least one step, so that probe runs with no time budget exercise it.
         if time.perf_counter() >= deadline:
             return best
-
-
-# EVOLVE-BLOCK-END
 
 
 def fitted(centers, radii):

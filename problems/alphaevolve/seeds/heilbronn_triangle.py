@@ -6,7 +6,13 @@ smallest area of a triangle formed by three of the points. A restart places
 random points, pushes the areas apart with a soft minimum (L-BFGS on barycentric
 logits), then polishes with SLSQP: maximize t subject to every oriented area >= t.
 Other steps move one or two points of the best set, or jitter all of them,
-before polishing. The search changes the code between the EVOLVE-BLOCK markers.
+before polishing.
+
+The search changes the code between the EVOLVE-BLOCK markers: how point sets
+start and are perturbed, and the optimizers' parameters. The optimizers and the
+search loop stay fixed, because a run returns the best of its start and what it
+finds. An edit that broke them would keep its parent's score and could spread
+through the population without ever finding anything.
 """
 
 import itertools
@@ -19,6 +25,13 @@ SQRT3 = np.sqrt(3.0)
 VERTICES = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, SQRT3 / 2]])
 
 # EVOLVE-BLOCK-START
+
+# Share of steps that restart from new random points instead of perturbing the best.
+RESTART_PROBABILITY = 0.2
+# Sharpness of the successive soft minima of the restart's spreading, and L-BFGS iterations for each.
+SPREAD_SHARPNESS = (30.0, 100.0, 300.0, 1000.0)
+SPREAD_ITERATIONS = 300
+POLISH_ITERATIONS = 200
 
 
 def random_points(n, rng):
@@ -39,12 +52,15 @@ def perturbed(points, rng):
     return projected(points)
 
 
-def spread(points, sharpness=(30.0, 100.0, 300.0, 1000.0), iterations=300):
+# EVOLVE-BLOCK-END
+
+
+def spread(points):
     """Maximize a soft minimum of the triangle areas, keeping points inside by barycentric logits."""
     n = len(points)
     first, second, third = triples(n).T
     logits = np.log(np.clip(barycentric(points), 1e-3, None))
-    for beta in sharpness:
+    for beta in SPREAD_SHARPNESS:
 
         def objective(flat):
             weights = np.exp(flat.reshape(n, 3) - flat.reshape(n, 3).max(axis=1, keepdims=True))
@@ -65,12 +81,12 @@ def spread(points, sharpness=(30.0, 100.0, 300.0, 1000.0), iterations=300):
             d_logits = weights * (d_weights - (d_weights * weights).sum(axis=1, keepdims=True))
             return value, d_logits.ravel()
 
-        logits = minimize(objective, logits.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": iterations}).x
+        logits = minimize(objective, logits.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": SPREAD_ITERATIONS}).x
     weights = np.exp(logits.reshape(n, 3) - logits.reshape(n, 3).max(axis=1, keepdims=True))
     return (weights / weights.sum(axis=1, keepdims=True)) @ VERTICES
 
 
-def polished(points, iterations=200):
+def polished(points):
     """Maximize t subject to s_k * area_k >= t and the triangle's sides, with SLSQP."""
     n = len(points)
     first, second, third = triples(n).T
@@ -108,16 +124,16 @@ def polished(points, iterations=200):
         jac=lambda z: gradient,
         method="SLSQP",
         constraints=[{"type": "ineq", "fun": constraints, "jac": jacobian}],
-        options={"maxiter": iterations, "ftol": 1e-15},
+        options={"maxiter": POLISH_ITERATIONS, "ftol": 1e-15},
     )
     return result.x[:-1].reshape(n, 2)
 
 
-def search(points, rng, deadline, restart_probability=0.2):
+def search(points, rng, deadline):
     n = len(points)
     best, best_area = points, smallest_area(points)
     while True:
-        if rng.random() < restart_probability:
+        if rng.random() < RESTART_PROBABILITY:
             trial = polished(spread(random_points(n, rng)))
         else:
             trial = polished(perturbed(best, rng))
@@ -127,9 +143,6 @@ def search(points, rng, deadline, restart_probability=0.2):
         # At least one step, so that probe runs with no time budget exercise it.
         if time.perf_counter() >= deadline:
             return best
-
-
-# EVOLVE-BLOCK-END
 
 
 def triples(n):
