@@ -5,6 +5,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 
 @dataclasses.dataclass
 class Entry:
@@ -28,13 +30,22 @@ class Entry:
 class Leaderboard:
     """The ``size`` best programs seen, ranked by score, earliest first among ties.
 
-    Failed programs (non-finite score) never enter.
+    Failed programs (non-finite score) never enter. With ``objectives``, a full
+    leaderboard drops the lowest-scoring entry that another entry dominates, so
+    the Pareto front stays whole (a cheap kernel with a larger error is a result
+    too); only when every entry is on the front does the lowest score go.
+
+    Args:
+        size: most entries kept.
+        objectives: pairs of (column, minimize) of the problem's several
+            objectives; empty for a ranking by score alone.
     """
 
-    def __init__(self, size: int = 50):
+    def __init__(self, size: int = 50, objectives: Sequence[tuple[str, bool]] = ()):
         if size < 1:
             raise ValueError(f"leaderboard size must be at least 1, got {size}.")
         self.size = size
+        self.objectives = tuple((str(column), bool(minimize)) for column, minimize in objectives)
         self._entries: dict[str, Entry] = {}
 
     def __len__(self) -> int:
@@ -50,9 +61,15 @@ class Leaderboard:
             return False
         self._entries[entry.hash] = entry
         if len(self._entries) > self.size:
-            worst = min(self._entries.values(), key=_rank_key)
-            del self._entries[worst.hash]
+            del self._entries[self._eviction_candidate().hash]
         return best is None or entry.score > best.score
+
+    def _eviction_candidate(self) -> Entry:
+        """Return the entry to drop: the lowest-ranked dominated one, else the lowest-ranked."""
+        entries = list(self._entries.values())
+        dominated = _dominated(entries, self.objectives) if self.objectives else np.zeros(len(entries), bool)
+        pool = [e for e, is_dominated in zip(entries, dominated) if is_dominated] or entries
+        return min(pool, key=_rank_key)
 
     def ranked(self) -> list[Entry]:
         """Return the entries best first."""
@@ -81,3 +98,20 @@ class Leaderboard:
 
 def _rank_key(entry: Entry) -> tuple[float, int]:
     return (entry.score, -entry.candidate)
+
+
+def _dominated(entries: Sequence[Entry], objectives: Sequence[tuple[str, bool]]) -> np.ndarray:
+    """Return, per entry, whether another entry is at least as good on every objective and better on one.
+
+    A missing or NaN objective value counts as the worst possible.
+    """
+    values = np.array(
+        [[entry.values.get(column, math.nan) for column, _ in objectives] for entry in entries], dtype=np.float64
+    )
+    signs = np.array([1.0 if minimize else -1.0 for _, minimize in objectives])
+    values = np.where(np.isnan(values), np.inf, values * signs)
+    no_worse = (values[:, None, :] <= values[None, :, :]).all(axis=2)
+    better = (values[:, None, :] < values[None, :, :]).any(axis=2)
+    # dominates[i, j]: entry i dominates entry j.
+    dominates = no_worse & better
+    return dominates.any(axis=0)

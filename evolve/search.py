@@ -122,7 +122,7 @@ class Search:
         self.cache = FunctionalEquivalenceCache(
             config.cache_size, config.cache_average_first, config.cache_forget_after_hits
         )
-        self.leaderboard = Leaderboard(config.leaderboard_size)
+        self.leaderboard = Leaderboard(config.leaderboard_size, problem.objectives)
         self.counters = Counters()
         self.history: list[tuple[int, float]] = []
         self.interrupted = False

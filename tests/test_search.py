@@ -211,6 +211,27 @@ def test_leaderboard_rows():
     assert rows[1]["hash"] == "a"
 
 
+def test_leaderboard_keeps_pareto_front():
+    # Objectives: error (minimize) and ops (minimize); score = -error.
+    board = Leaderboard(size=3, objectives=(("error", True), ("ops", True)))
+    points = [("a", 1.0, 9), ("b", 2.0, 5), ("c", 4.0, 2), ("d", 1.5, 9), ("e", 8.0, 1)]
+    for candidate, (digest, error, ops) in enumerate(points):
+        board.offer(Entry(digest, -error, {"error": error, "ops": ops}, candidate, None))
+
+    # d goes because a dominates it, although it scores above c; then every entry
+    # is on the front, so e goes as the lowest score.
+    assert sorted(e.hash for e in board.ranked()) == ["a", "b", "c"]
+
+
+def test_leaderboard_drops_dominated_first():
+    board = Leaderboard(size=2, objectives=(("error", True), ("ops", True)))
+    board.offer(Entry("a", -1.0, {"error": 1.0, "ops": 9}, 0, None))
+    board.offer(Entry("b", -1.2, {"error": 1.2, "ops": 9}, 1, None))
+    board.offer(Entry("c", -6.0, {"error": 6.0, "ops": 1}, 2, None))
+
+    assert sorted(e.hash for e in board.ranked()) == ["a", "c"]
+
+
 def test_leaderboard_invalid_size_raises():
     with pytest.raises(ValueError, match="size must be at least 1, got 0"):
         Leaderboard(size=0)
