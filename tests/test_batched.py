@@ -14,6 +14,7 @@ from evolve import batched
 from evolve.mutation import OpMutator
 from evolve.ops import OP_NAMES, OPS
 from evolve.program import Instruction, Program
+from problems.symbolic_regression import fitting
 from problems.symbolic_regression.fitting import fit_constants
 
 N_INPUTS = 3
@@ -358,6 +359,35 @@ def test_fit_constants_recovers_line_and_skips_failed():
     assert losses[0] < 1e-20
     assert fitted[1] is too_long
     assert losses[1] == np.inf
+
+
+def test_fit_constants_first_instruction_constant():
+    # Unused constant slots once wrote instruction 0 too and undid its fit.
+    inputs = np.linspace(-2.0, 2.0, 50)[:, None]
+    targets = 2.5 * inputs[:, 0]
+    scaled = Program(1, (Instruction("const", (), 1.0), Instruction("mul", (0, 1))))
+
+    fitted, losses = fit_constants([scaled], inputs, targets, iterations=20)
+
+    np.testing.assert_allclose(fitted[0].constants(), [2.5], rtol=1e-8)
+    assert losses[0] < 1e-20
+
+
+def test_fit_constants_one_compile_per_length_bucket():
+    # 41 points give a shape that no other test fits on.
+    inputs = RNG.uniform(-1, 1, size=(41, N_INPUTS))
+    targets = inputs[:, 0] * 1.5
+    rng = np.random.default_rng(11)
+    mutator = OpMutator(OP_NAMES, N_INPUTS)
+    compiled = fitting._fit_batch._cache_size()
+
+    # Batches of 1 to 25 programs of 9 to 16 instructions, as cache hits leave them.
+    for _ in range(8):
+        count = int(rng.integers(1, 26))
+        programs = [mutator.random_program(rng, int(rng.integers(9, 17))) for _ in range(count)]
+        fit_constants(programs, inputs, targets, iterations=2)
+
+    assert fitting._fit_batch._cache_size() - compiled == 1
 
 
 # ---------------------------------------------------------------- placement

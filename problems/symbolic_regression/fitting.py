@@ -17,17 +17,29 @@ from evolve.program import Program
 
 DEFAULT_ITERATIONS = 25
 
+# Smallest batch and constant-slot buckets of a fit. A search hands each actor a
+# few dozen programs, fewer after cache hits; padding every fit to these sizes
+# keeps one compiled shape per length bucket instead of one per batch size. A
+# padding row costs as much as a real one, which is cheap next to a compilation
+# (seconds).
+FIT_MIN_BATCH = 32
+FIT_MIN_CONSTANTS = 4
+
 
 def _fit_one(opcodes, args, constants, slots, inputs, targets, iterations):
     """Fit the constants at positions ``slots`` of one program; return (constants, mse)."""
-    # slots has a fixed size; -1 marks an unused slot, which maps to a dummy index
-    # whose gradient is zero because it is masked out below.
+    # slots has a fixed size; -1 marks an unused slot. Unused slots read constant 0
+    # (their gradient is masked out below) and write out of bounds, where the
+    # scatter drops them: writing index 0 as well would race with a used slot 0.
     used = slots >= 0
     index = jnp.where(used, slots, 0)
+    target = jnp.where(used, slots, constants.shape[0])
+
+    def with_theta(theta):
+        return constants.at[target].set(theta, mode="drop")
 
     def predict(theta):
-        full = constants.at[index].set(jnp.where(used, theta, constants[index]))
-        return run_program(opcodes, args, full, inputs)
+        return run_program(opcodes, args, with_theta(theta), inputs)
 
     def mse(theta):
         residual = predict(theta) - targets
@@ -55,8 +67,7 @@ def _fit_one(opcodes, args, constants, slots, inputs, targets, iterations):
     theta0 = jnp.where(used, constants[index], 0.0)
     state = (theta0, jnp.asarray(1e-3, inputs.dtype), mse(theta0))
     theta, _, loss = jax.lax.fori_loop(0, iterations, step, state)
-    final = constants.at[index].set(jnp.where(used, theta, constants[index]))
-    return final, loss
+    return with_theta(theta), loss
 
 
 @functools.partial(jax.jit, static_argnames=("iterations",))
@@ -83,9 +94,9 @@ def fit_constants(
         The programs with fitted constants, and their mean squared errors
         (``inf`` where the output is not finite).
     """
-    encoded = encode(programs)
+    encoded = encode(programs, min_batch=FIT_MIN_BATCH)
     max_constants = max(len(p.constant_indices()) for p in programs)
-    slots = np.full((encoded.opcodes.shape[0], bucket(max(max_constants, 1), 2)), -1, dtype=np.int32)
+    slots = np.full((encoded.opcodes.shape[0], bucket(max_constants, FIT_MIN_CONSTANTS)), -1, dtype=np.int32)
     for row, program in enumerate(programs):
         indices = program.constant_indices()
         if not encoded.failed[row]:
