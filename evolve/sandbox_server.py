@@ -25,7 +25,6 @@ never runs candidate code itself. A program can still find and kill the server
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import os
 import socket
@@ -36,7 +35,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from evolve import sandbox
+from evolve import sandbox, sandbox_child
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +126,7 @@ class ForkServer:
         stdout_read, stdout_write = os.pipe()
         stderr_read, stderr_write = os.pipe()
         child_ends = [stdin_read, stdout_write, stderr_write]
-        request = sandbox._pack(["spawn", runner_arguments, scratch, environment])
+        request = sandbox_child._pack(["spawn", runner_arguments, scratch, environment])
         try:
             reply = self._request(request, [*child_ends, status_fd, result_fd])
             if reply[0] != "pid":
@@ -151,7 +150,7 @@ class ForkServer:
                 request at a time.
         """
         try:
-            reply = self._request(sandbox._pack(["status", pid, wait]), [], start=False)
+            reply = self._request(sandbox_child._pack(["status", pid, wait]), [], start=False)
         except ForkServerError as error:
             logger.warning("fork server lost while checking runner %d: %s", pid, error)
             return None
@@ -179,7 +178,7 @@ class ForkServer:
             if not reply:
                 self._stop()
                 raise ForkServerError("fork server exited before it replied to a request")
-            return sandbox._unpack(reply)
+            return sandbox_child._unpack(reply)
 
     def _start(self) -> None:
         self._stop()
@@ -201,7 +200,7 @@ class ForkServer:
             raise ForkServerError("fork server exited while importing its modules")
         self._socket.settimeout(None)
 
-        self.import_failures = list(sandbox._unpack(reply)[1])
+        self.import_failures = list(sandbox_child._unpack(reply)[1])
         for failure in self.import_failures:
             # Programs that import the module then pay for it themselves (and fail the same way).
             logger.warning("fork server could not preload %s", failure)
@@ -397,18 +396,5 @@ _SERVER_FUNCTIONS = (_server_main, _spawn_runner, _become_runner, _runner_exit_c
 @functools.cache
 def _server_script() -> str:
     """Return the source of the server program passed to ``python -c``."""
-    constants = {
-        "_EXT_NDARRAY": sandbox._EXT_NDARRAY,
-        "_EXT_NUMPY_SCALAR": sandbox._EXT_NUMPY_SCALAR,
-        "_EXT_TUPLE": sandbox._EXT_TUPLE,
-        "_EXT_COMPLEX": sandbox._EXT_COMPLEX,
-        "_FRAME_HEADER_BYTES": sandbox._FRAME_HEADER_BYTES,
-        "_MAX_MESSAGE_BYTES": _MAX_MESSAGE_BYTES,
-        "_ALWAYS_PRELOADED": _ALWAYS_PRELOADED,
-    }
-    parts = ["from __future__ import annotations", "import sys", "from typing import Any"]
-    parts += [f"{name} = {value!r}" for name, value in constants.items()]
-    parts += [inspect.getsource(function) for function in sandbox._CHILD_FUNCTIONS]
-    parts += [inspect.getsource(function) for function in _SERVER_FUNCTIONS]
-    parts.append("_server_main(sys.argv[1:])")
-    return "\n\n".join(parts) + "\n"
+    constants = {"_MAX_MESSAGE_BYTES": _MAX_MESSAGE_BYTES, "_ALWAYS_PRELOADED": _ALWAYS_PRELOADED}
+    return sandbox_child.script("_server_main(sys.argv[1:])", _SERVER_FUNCTIONS, constants)
