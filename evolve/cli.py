@@ -6,24 +6,22 @@ exits with code 2. An interrupted run writes its checkpoint and exits with code
 """
 
 import argparse
-import collections
-import contextlib
 import csv
-import io
 import json
 import logging
 import math
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evolve import registry, rundir, runner, scaffold
+from evolve import plots, registry, rundir, runner, scaffold
 from evolve.config import MUTATORS, SearchConfig, build_config, load_config_file
 from evolve.errors import UserInputError
 from evolve.problem import Problem, Verification, parse_settings
+from evolve.progress import progress_display
 from evolve.registry import ProblemSpec
+from evolve.tables import format_number, print_table
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +32,6 @@ EXIT_INTERRUPTED = 130
 
 # These loggers log at INFO, or DEBUG with -v. All others, such as Ray's, log at WARNING.
 PROJECT_LOGGERS = ("evolve", "problems", "cluster", "hashing")
-PROGRESS_LOG_SECONDS = 5.0
 SUMMARY_ROWS = 5
 # Errors from user-given paths (a missing -o folder, an unreadable file).
 PATH_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
@@ -272,91 +269,6 @@ def _configure_logging(verbose: bool, quiet: bool, console) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-class _RateMeter:
-    """Candidates per second over the last ``window`` seconds."""
-
-    def __init__(self, window: float = 10.0):
-        self.window = window
-        self.samples: collections.deque[tuple[float, int]] = collections.deque()
-
-    def update(self, count: int) -> float:
-        now = time.monotonic()
-        self.samples.append((now, count))
-        while len(self.samples) > 2 and now - self.samples[0][0] > self.window:
-            self.samples.popleft()
-        start_time, start_count = self.samples[0]
-        return (count - start_count) / (now - start_time) if now > start_time else 0.0
-
-
-class _LogProgress:
-    """Logs one progress line every ``PROGRESS_LOG_SECONDS``, for output that is not a terminal."""
-
-    def __init__(self):
-        self.meter = _RateMeter()
-        self.last_line: float | None = None
-
-    def update(self, search) -> None:
-        rate = self.meter.update(search.counters.candidates)
-        if self.last_line is None:
-            # The first generation only starts the clock; its rate would be 0.
-            self.last_line = time.monotonic()
-            return
-        if time.monotonic() - self.last_line < PROGRESS_LOG_SECONDS:
-            return
-        self.last_line = time.monotonic()
-        stats = search.stats()
-        logger.info(
-            "progress: %d candidates, %.1f candidates/s, cache hit rate %.1f%%, best score %s",
-            stats["candidates"],
-            rate,
-            100 * stats["hit_rate"],
-            _format_number(stats["best_score"]),
-        )
-
-
-class _RichProgress:
-    """A rich progress bar with candidates/s, cache hit rate and best score."""
-
-    def __init__(self, console, total: int | None):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("searching"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.1f} candidates/s"),
-            TextColumn("cache hit rate {task.fields[hit_rate]:.1%}"),
-            TextColumn("best {task.fields[best]}"),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        self.task = self.progress.add_task("search", total=total, rate=0.0, hit_rate=0.0, best="-")
-        self.meter = _RateMeter()
-
-    def update(self, search) -> None:
-        stats = search.stats()
-        self.progress.update(
-            self.task,
-            completed=stats["candidates"],
-            rate=self.meter.update(stats["candidates"]),
-            hit_rate=stats["hit_rate"],
-            best=_format_number(stats["best_score"]),
-        )
-
-
-@contextlib.contextmanager
-def _progress_display(config: SearchConfig, console, quiet: bool) -> Iterator[Callable | None]:
-    """Yield the ``on_generation`` callback that shows progress, or None with --quiet."""
-    if quiet:
-        yield None
-    elif console is None:
-        yield _LogProgress().update
-    else:
-        display = _RichProgress(console, config.budget)
-        with display.progress:
-            yield display.update
-
-
 # ---------------------------------------------------------------- evolve run
 
 
@@ -370,7 +282,7 @@ def _cmd_run(args: argparse.Namespace, console) -> int:
 
     logger.info("run directory: %s", out_dir)
     try:
-        with _progress_display(config, console, args.quiet) as on_generation:
+        with progress_display(config, console, args.quiet) as on_generation:
             search = runner.run_search(spec, config, out_dir, args.address, state, on_generation)
     except KeyboardInterrupt:
         # Ctrl-C before or after the search loop, which handles it itself.
@@ -491,7 +403,7 @@ def _print_run_summary(stats: Mapping[str, Any], out_dir: Path) -> None:
     print(
         f"candidates: {stats['candidates']}, evaluations: {stats['evaluations']}, "
         f"cache hits: {stats['cache_hits']} (hit rate {stats['hit_rate']:.1%}), "
-        f"best score: {_format_number(stats['best_score'])}"
+        f"best score: {format_number(stats['best_score'])}"
     )
 
 
@@ -576,8 +488,8 @@ def _print_leaderboard_table(header: Sequence[str], rows: Sequence[Mapping[str, 
     columns = ["rank", "score", *_objective_columns(header), "candidate", "expression"]
     columns = [c for c in columns if c in header]
     numeric = {"score", *_objective_columns(header)}
-    cells = [[_format_number(row[c]) if c in numeric else row[c] for c in columns] for row in rows]
-    _print_table(columns, cells, title)
+    cells = [[format_number(row[c]) if c in numeric else row[c] for c in columns] for row in rows]
+    print_table(columns, cells, title)
     if not rows:
         print("(the leaderboard is empty)")
 
@@ -603,7 +515,7 @@ def _cmd_problems(args: argparse.Namespace, console) -> int:
             continue
         rows.append([name, getattr(problem_class, "description", ""), where])
         settings[name] = problem_class.settings_spec
-    _print_table(["name", "description", "source"], rows, "Problems")
+    print_table(["name", "description", "source"], rows, "Problems")
 
     for name, spec in settings.items():
         if spec:
@@ -655,14 +567,14 @@ def _cmd_verify(args: argparse.Namespace, console) -> int:
         failed += not verification.ok
         rows.append([
             str(row["rank"]),
-            _format_number(row["score"]),
-            _format_number(verification.score),
+            format_number(row["score"]),
+            format_number(verification.score),
             "yes" if verification.ok else "NO",
             verification.message,
         ])
     # Stored verdicts (e.g. a verified column) show in the leaderboard from now on.
     runner.refresh_leaderboard(run_dir, problem)
-    _print_table(["rank", "stored score", "verified score", "ok", "message"], rows, "Verification")
+    print_table(["rank", "stored score", "verified score", "ok", "message"], rows, "Verification")
     checked = len(rows)
     print(f"{checked - failed} of {checked} programs passed verification.")
     return EXIT_OK if failed == 0 else EXIT_FAILED
@@ -728,123 +640,11 @@ def _cmd_plot(args: argparse.Namespace, console) -> int:
     if not history:
         raise UserInputError(f"the run in {str(run_dir)!r} has no scored candidates yet; there is nothing to plot.")
 
-    written = [_plot_best_score(run_dir / "best_score.png", history, last_candidate, problem)]
+    written = [plots.plot_best_score(run_dir / "best_score.png", history, last_candidate, problem)]
     header, rows = _read_leaderboard(run_dir)
     columns = _objective_columns(header)
     if len(columns) >= 2:
-        written.append(_plot_objectives(run_dir / "pareto.png", rows, columns[0], columns[1], problem))
+        written.append(plots.plot_objectives(run_dir / "pareto.png", rows, columns[0], columns[1], problem))
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
-
-
-def _new_figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    # A Figure on an Agg canvas, not pyplot: no global state and no display needed.
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.add_subplot()
-
-
-def _save_figure(figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    rundir.write_atomic(path, buffer.getvalue())
-    return path
-
-
-def _plot_best_score(path: Path, history: Sequence[tuple[int, float]], last_candidate: int, problem: str) -> Path:
-    candidates = [candidate for candidate, _ in history]
-    scores = [score for _, score in history]
-    # Extend the last best score to the last candidate proposed.
-    if last_candidate > candidates[-1]:
-        candidates.append(last_candidate)
-        scores.append(scores[-1])
-
-    figure, axes = _new_figure()
-    axes.step(candidates, scores, where="post")
-    axes.plot(candidates[: len(history)], scores[: len(history)], "o", markersize=3)
-    magnitudes = [abs(s) for s in scores if s != 0]
-    if magnitudes and max(magnitudes) / min(magnitudes) > 1e3:
-        # Scores such as -MSE span many decades; symlog keeps the late gains visible.
-        axes.set_yscale("symlog", linthresh=min(magnitudes))
-    axes.set_xlabel("candidates proposed")
-    axes.set_ylabel("best score")
-    axes.set_title(f"{problem}: best score")
-    axes.grid(True, alpha=0.3)
-    return _save_figure(figure, path)
-
-
-def _plot_objectives(path: Path, rows: Sequence[Mapping[str, str]], x_column: str, y_column: str, problem: str) -> Path:
-    points = []
-    for row in rows:
-        values = [_float_or_nan(row.get(c, "")) for c in (x_column, y_column, "score")]
-        if all(math.isfinite(v) for v in values):
-            points.append(values)
-
-    figure, axes = _new_figure()
-    # NOTE: the problem does not say whether each column is minimized or maximized,
-    # so the plot shows every leaderboard program, coloured by score, and no front line.
-    if points:
-        xs, ys, scores = zip(*points)
-        scatter = axes.scatter(xs, ys, c=scores, cmap="viridis")
-        figure.colorbar(scatter, ax=axes, label="score")
-    axes.set_xlabel(x_column)
-    axes.set_ylabel(y_column)
-    axes.set_title(f"{problem}: leaderboard programs, {y_column} against {x_column}")
-    axes.grid(True, alpha=0.3)
-    return _save_figure(figure, path)
-
-
-def _float_or_nan(text: Any) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-# ---------------------------------------------------------------- tables
-
-
-def _format_number(value: Any) -> str:
-    number = _float_or_nan(value)
-    if math.isnan(number) and not isinstance(value, (int, float)):
-        return str(value)
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:.6g}"
-
-
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str | None = None) -> None:
-    """Print a rich table on a terminal, else aligned plain text."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(*headers, title=title)
-        for row in rows:
-            # Text() keeps brackets in messages from being read as rich markup.
-            table.add_row(*(Text(str(cell)) for cell in row))
-        Console().print(table)
-        return
-    if title:
-        print(title)
-    print(_plain_table(headers, rows))
-
-
-def _plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Return columns padded to equal width, with multi-line cells on continuation lines."""
-    split_rows = [[str(cell).splitlines() or [""] for cell in row] for row in [headers, *rows]]
-    widths = [max(len(line) for row in split_rows for line in row[i]) for i in range(len(headers))]
-    lines = []
-    for row in split_rows:
-        for line_number in range(max(len(cell) for cell in row)):
-            parts = [
-                (cell[line_number] if line_number < len(cell) else "").ljust(width)
-                for cell, width in zip(row, widths)
-            ]
-            lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
