@@ -6,6 +6,16 @@ import os
 
 logger = logging.getLogger(__name__)
 
+# Ray 2.59 and later turn on token authentication for every local instance and
+# log a WARNING saying so at each start. Token authentication is what a local
+# run should have, so the notice is dropped rather than shown on every run.
+_RAY_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+_RAY_TOKEN_NOTICE = "Token authentication is enabled"
+
+
+def _is_not_token_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(_RAY_TOKEN_NOTICE)
+
 
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None):
@@ -34,7 +44,12 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
     options = dict(include_dashboard=False, log_to_driver=True, logging_level=logging.WARNING)
     if address is None:
         logger.info("starting a local Ray instance")
-        ray.init(num_cpus=num_cpus, **options)
+        notices = logging.getLogger(_RAY_TOKEN_NOTICE_LOGGER)
+        notices.addFilter(_is_not_token_notice)
+        try:
+            ray.init(num_cpus=num_cpus, **options)
+        finally:
+            notices.removeFilter(_is_not_token_notice)
     else:
         logger.info("connecting to the Ray cluster at %s", address)
         try:
