@@ -15,9 +15,9 @@ Two interpreters run the encoding, with the op semantics of ``evolve.ops``:
 - ``stream`` (CPU): the live instructions of all programs form one flat stream
   that a ``fori_loop`` runs in order, each step a real ``lax.switch`` branch that
   computes a single op on all points. Dead code and length padding cost nothing,
-  and sine, cosine and the float64 logarithm use vectorizable forms (see "Fast
-  CPU math" below) because XLA's CPU versions are 1.5-4.5 times slower. With several
-  CPU devices (``jax_num_cpu_devices``) the stream is split across them.
+  and sine, cosine and the float64 logarithm use the vectorizable forms of
+  ``evolve.cpu_math`` because XLA's CPU versions are 1.5-4.5 times slower.
+  With several CPU devices (``jax_num_cpu_devices``) the stream is split across them.
 
 Bad programs never crash a batch or affect other programs. An empty program,
 one longer than ``max_length`` and one with a constant beyond the evaluation
@@ -31,16 +31,15 @@ import dataclasses
 import functools
 import itertools
 import logging
-import math
 import operator
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import mpmath
 import numpy as np
 from jax import lax
 
+from evolve import cpu_math
 from evolve.ops import OPS
 from evolve.program import Program
 
@@ -259,106 +258,6 @@ def live_instructions(encoded: EncodedBatch) -> np.ndarray:
     return live[:, n_inputs:]
 
 
-# ---------------------------------------------------------------- fast CPU math
-#
-# XLA's CPU sine and cosine (both dtypes) and float64 logarithm are 1.5-4.5 times
-# slower than these forms, which use only arithmetic, rounding and bit casts
-# that XLA vectorizes (measured with XLA from jaxlib 0.10 on an AMD EPYC with
-# AVX-512). Sine and cosine reduce the argument modulo pi/2 in float64 (Cody and
-# Waite, "Software Manual for the Elementary Functions", 1980) and sum Taylor
-# series on [-pi/4, pi/4], whose truncation error is below 1e-19; the results
-# are within 2 float64 ulps of NumPy's. Arguments of 2**19 and more fall back to
-# ``jnp.sin``/``jnp.cos``, because the three-part split of pi/2 is exact only
-# below that. The logarithm sums the atanh series of the mantissa.
-
-
-def _split_constant(value: mpmath.mpf, parts: int, bits: int) -> list[float]:
-    """Split ``value`` into floats whose leading parts have ``bits`` significant bits."""
-    result = []
-    rest = value
-    for index in range(parts):
-        if index == parts - 1:
-            part = float(rest)
-        else:
-            mantissa, exponent = mpmath.frexp(rest)
-            part = float(mpmath.ldexp(mpmath.floor(mantissa * 2**bits), int(exponent) - bits))
-        result.append(part)
-        rest = rest - part
-    return result
-
-
-with mpmath.workdps(60):
-    # q * part is exact for |q| < 2**20 when the part has 33 significant bits.
-    _HALF_PI_PARTS = _split_constant(mpmath.pi / 2, 3, 33)
-    _LN2_PARTS = _split_constant(mpmath.log(2), 2, 32)
-
-_TWO_OVER_PI = 2 / math.pi
-_REDUCTION_LIMIT = 2.0**19
-_SIN_COEFFICIENTS = [(-1) ** k / math.factorial(2 * k + 1) for k in range(1, 9)]
-_COS_COEFFICIENTS = [(-1) ** k / math.factorial(2 * k) for k in range(1, 10)]
-# log(m) = 2 atanh(f) = 2 (f + f**3/3 + f**5/5 + ...), f = (m - 1) / (m + 1).
-_ATANH_COEFFICIENTS = [1 / (2 * k + 1) for k in range(13)]
-
-
-def _horner(x, coefficients):
-    """Return sum(coefficients[k] * x**k)."""
-    result = jnp.full_like(x, coefficients[-1])
-    for coefficient in reversed(coefficients[:-1]):
-        result = result * x + coefficient
-    return result
-
-
-def _sin_or_cos_reduced(x, cosine: bool):
-    y = x.astype(jnp.float64)
-    quotient = jnp.round(y * _TWO_OVER_PI)
-    reduced = y
-    for part in _HALF_PI_PARTS:
-        reduced = reduced - quotient * part
-    square = reduced * reduced
-    sine = reduced + reduced * square * _horner(square, _SIN_COEFFICIENTS)
-    cos = 1.0 + square * _horner(square, _COS_COEFFICIENTS)
-
-    # The quadrant picks the series and the sign; NaN and inf inputs give a NaN
-    # ``reduced``, so the integer cast of their quotient does not matter.
-    quadrant = quotient.astype(jnp.int32) + (1 if cosine else 0)
-    value = jnp.where((quadrant & 1) == 0, sine, cos)
-    value = jnp.where((quadrant & 2) == 0, value, -value)
-    return value.astype(x.dtype)
-
-
-def _fast_sin_or_cos(x, cosine: bool):
-    magnitude = jnp.abs(x)
-    large = jnp.any((magnitude >= _REDUCTION_LIMIT) & (magnitude < jnp.inf))
-    exact = jnp.cos if cosine else jnp.sin
-    return lax.cond(large, exact, functools.partial(_sin_or_cos_reduced, cosine=cosine), x)
-
-
-def _fast_log64(x):
-    # Subnormals are scaled into the normal range first so the exponent field is
-    # exact. XLA on CPU flushes subnormals to zero, so this matters only on other backends.
-    subnormal = (x > 0) & (x < np.finfo(np.float64).tiny)
-    scaled = jnp.where(subnormal, x * 2.0**54, x)
-    bits = lax.bitcast_convert_type(scaled, jnp.int64)
-    exponent = ((bits >> 52) & 0x7FF) - 1023 - jnp.where(subnormal, 54, 0)
-    mantissa = lax.bitcast_convert_type((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000, jnp.float64)
-
-    # Centre the mantissa on 1 so that |f| <= 0.172 and the series converges fast.
-    high = mantissa > math.sqrt(2)
-    mantissa = jnp.where(high, mantissa * 0.5, mantissa)
-    exponent = (exponent + high).astype(jnp.float64)
-    f = (mantissa - 1.0) / (mantissa + 1.0)
-    log_mantissa = 2.0 * f * _horner(f * f, _ATANH_COEFFICIENTS)
-    value = exponent * _LN2_PARTS[0] + (log_mantissa + exponent * _LN2_PARTS[1])
-
-    value = jnp.where(x > 0, value, jnp.nan)
-    value = jnp.where(x == 0, -jnp.inf, value)
-    return jnp.where(x == jnp.inf, jnp.inf, value)
-
-
-def _fast_log(x):
-    return _fast_log64(x) if x.dtype == jnp.float64 else jnp.log(x)
-
-
 # ---------------------------------------------------------------- op table
 
 # Each op as f(a, b, c) on equal-shaped arrays; const is handled by the callers.
@@ -380,9 +279,9 @@ _OP_FUNCTIONS = {
 
 _FAST_CPU_FUNCTIONS = {
     **_OP_FUNCTIONS,
-    "log": lambda a, b, c: _fast_log(a),
-    "sin": lambda a, b, c: _fast_sin_or_cos(a, cosine=False),
-    "cos": lambda a, b, c: _fast_sin_or_cos(a, cosine=True),
+    "log": lambda a, b, c: cpu_math.fast_log(a),
+    "sin": lambda a, b, c: cpu_math.fast_sin_or_cos(a, cosine=False),
+    "cos": lambda a, b, c: cpu_math.fast_sin_or_cos(a, cosine=True),
 }
 
 
