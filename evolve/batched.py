@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evolve import cpu_math
+from evolve import cpu_math, jax_setup
 from evolve.ops import OPS
 from evolve.program import Program
 
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 # Double precision is needed to fit constants to 1e-10 relative error; problems
 # that search float32 programs pass float32 inputs explicitly.
-jax.config.update("jax_enable_x64", True)
+jax_setup.configure()
 
 # Opcodes: the registry's ops plus the padding op. Order is part of the encoding.
 OPCODES: tuple[str, ...] = (

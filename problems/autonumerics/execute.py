@@ -19,11 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evolve import jax_setup
 from evolve.program import Program
 from problems.autonumerics import float32
 
 # Emulating float32 needs binary64 arrays.
-jax.config.update("jax_enable_x64", True)
+jax_setup.configure()
 
 OPCODES = ("copy", "const", "add", "sub", "mul", "div", "fma")
 OPCODE = {name: i for i, name in enumerate(OPCODES)}

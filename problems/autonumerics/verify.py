@@ -18,13 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evolve import jax_setup
 from problems.autonumerics import sample
 from problems.autonumerics.ulp import ulp_error
 
 logger = logging.getLogger(__name__)
 
 # The emulated float32 kernels and the binary64 reference need 64-bit arrays.
-jax.config.update("jax_enable_x64", True)
+jax_setup.configure()
 
 DEFAULT_CHUNK_POINTS = 1 << 22
 TAYLOR_DEGREE = 16
