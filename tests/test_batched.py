@@ -339,7 +339,11 @@ def test_stream_split_over_cpu_devices_matches_one_device():
 # ---------------------------------------------------------------- constant fitting
 
 
-def test_fit_constants_recovers_line_and_skips_failed():
+FIT_FUNCTIONS = {"stream": fitting._fit_stream_jit, "vmap": fitting._fit_batch}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fit_constants_recovers_line_and_skips_failed(strategy):
     inputs = np.linspace(-2.0, 2.0, 50)[:, None]
     targets = 2.5 * inputs[:, 0] - 0.75
     line = Program(
@@ -353,7 +357,7 @@ def test_fit_constants_recovers_line_and_skips_failed():
     )
     too_long = Program(1, (Instruction("const", (), 1.0),) + tuple(Instruction("neg", (i,)) for i in range(1, 300)))
 
-    fitted, losses = fit_constants([line, too_long], inputs, targets, iterations=20)
+    fitted, losses = fit_constants([line, too_long], inputs, targets, iterations=20, strategy=strategy)
 
     np.testing.assert_allclose(fitted[0].constants(), [2.5, -0.75], rtol=1e-8)
     assert losses[0] < 1e-20
@@ -361,33 +365,59 @@ def test_fit_constants_recovers_line_and_skips_failed():
     assert losses[1] == np.inf
 
 
-def test_fit_constants_first_instruction_constant():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fit_constants_first_instruction_constant(strategy):
     # Unused constant slots once wrote instruction 0 too and undid its fit.
     inputs = np.linspace(-2.0, 2.0, 50)[:, None]
     targets = 2.5 * inputs[:, 0]
     scaled = Program(1, (Instruction("const", (), 1.0), Instruction("mul", (0, 1))))
 
-    fitted, losses = fit_constants([scaled], inputs, targets, iterations=20)
+    fitted, losses = fit_constants([scaled], inputs, targets, iterations=20, strategy=strategy)
 
     np.testing.assert_allclose(fitted[0].constants(), [2.5], rtol=1e-8)
     assert losses[0] < 1e-20
 
 
-def test_fit_constants_one_compile_per_length_bucket():
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fit_constants_one_compile_per_length_bucket(strategy):
     # 41 points give a shape that no other test fits on.
     inputs = RNG.uniform(-1, 1, size=(41, N_INPUTS))
     targets = inputs[:, 0] * 1.5
     rng = np.random.default_rng(11)
     mutator = OpMutator(OP_NAMES, N_INPUTS)
-    compiled = fitting._fit_batch._cache_size()
+    compiled = FIT_FUNCTIONS[strategy]._cache_size()
 
     # Batches of 1 to 25 programs of 9 to 16 instructions, as cache hits leave them.
     for _ in range(8):
         count = int(rng.integers(1, 26))
         programs = [mutator.random_program(rng, int(rng.integers(9, 17))) for _ in range(count)]
-        fit_constants(programs, inputs, targets, iterations=2)
+        fit_constants(programs, inputs, targets, iterations=2, strategy=strategy)
 
-    assert fitting._fit_batch._cache_size() - compiled == 1
+    assert FIT_FUNCTIONS[strategy]._cache_size() - compiled == 1
+
+
+def test_fit_strategies_agree_on_random_programs():
+    rng = np.random.default_rng(5)
+    mutator = OpMutator(OP_NAMES, N_INPUTS)
+    inputs = rng.uniform(0.5, 2.0, size=(64, N_INPUTS))
+    targets = np.exp(-inputs[:, 0] ** 2 / 2) + 0.3 * inputs[:, 1]
+    programs = [mutator.random_program(rng, int(rng.integers(2, 14))).pruned() for _ in range(60)]
+    programs = [p for p in programs if len(p) > 0]
+
+    fitted_stream, losses_stream = fit_constants(programs, inputs, targets, iterations=10, strategy="stream")
+    fitted_vmap, losses_vmap = fit_constants(programs, inputs, targets, iterations=10, strategy="vmap")
+
+    assert np.array_equal(np.isinf(losses_stream), np.isinf(losses_vmap))
+    finite = np.isfinite(losses_vmap)
+    assert finite.sum() > 10
+    np.testing.assert_allclose(losses_stream[finite], losses_vmap[finite], rtol=1e-6)
+
+
+def test_fit_constants_unknown_strategy_raises():
+    program = Program(1, (Instruction("const", (), 1.0),))
+
+    with pytest.raises(ValueError, match="unknown strategy 'gpu'"):
+        fit_constants([program], np.ones((3, 1)), np.ones(3), strategy="gpu")
 
 
 # ---------------------------------------------------------------- placement

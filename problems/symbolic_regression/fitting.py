@@ -1,9 +1,16 @@
 """Batched constant fitting: Levenberg-Marquardt on every program of a batch at once.
 
 Least-squares fitting of the ``const`` instructions of op programs, as one jitted
-JAX computation vmapped over the batch. Levenberg-Marquardt (Marquardt, 1963)
+JAX computation for the whole batch. Levenberg-Marquardt (Marquardt, 1963)
 suits symbolic regression because the models are small and nearly linear in
 their constants near a good fit, where it converges in a few steps.
+
+Two implementations share the algorithm, as the interpreters of
+``evolve.batched`` do. ``stream`` (CPU) runs each iteration as one pass of
+``evolve.tangent_stream``, which yields outputs and Jacobians together at one
+loop step per live instruction. ``vmap`` (accelerators) maps one program's fit
+over the batch, with the Jacobian from ``jax.jacfwd`` of the vmapped
+interpreter.
 """
 
 import functools
@@ -12,16 +19,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evolve.batched import bucket, encode, run_program
+from evolve import tangent_stream
+from evolve.batched import bucket, default_strategy, encode, run_program
 from evolve.program import Program
 
 DEFAULT_ITERATIONS = 25
 
 # Smallest batch and constant-slot buckets of a fit. A search hands each actor a
-# few dozen programs, fewer after cache hits; padding every fit to these sizes
-# keeps one compiled shape per length bucket instead of one per batch size. A
-# padding row costs as much as a real one, which is cheap next to a compilation
-# (seconds).
+# few dozen programs, fewer after cache hits. Padding every fit to these sizes
+# keeps one compiled shape per length bucket instead of one per batch size. The
+# stream fit skips padding rows, and in the vmap fit they cost less than a
+# compilation (seconds).
 FIT_MIN_BATCH = 32
 FIT_MIN_CONSTANTS = 4
 
@@ -76,11 +84,84 @@ def _fit_batch(opcodes, args, constants, slots, inputs, targets, iterations):
     return jax.vmap(fit, in_axes=(0, 0, 0, 0, None, None))(opcodes, args, constants, slots, inputs, targets)
 
 
+# ---------------------------------------------------------------- stream: all programs in one pass
+
+
+def _lm_update(theta, damping, loss, residual, jacobian, used, evaluate):
+    """Take one damped Gauss-Newton step per program; keep it where the loss falls."""
+    gradient = jnp.einsum("npk,np->nk", jacobian, residual)
+    hessian = jnp.einsum("npk,npl->nkl", jacobian, jacobian)
+    scale = jnp.diagonal(hessian, axis1=1, axis2=2) + 1e-12
+    # Unused slots get a unit diagonal, so the system stays regular and their step is 0.
+    system = hessian + jax.vmap(jnp.diag)(damping[:, None] * scale + (~used) * 1.0)
+    delta = jnp.linalg.solve(system, -gradient[..., None])[..., 0]
+    delta = jnp.where(jnp.isfinite(delta), delta, 0.0)
+
+    candidate = theta + delta
+    candidate_residual, candidate_jacobian, candidate_loss = evaluate(candidate)
+    better = candidate_loss < loss
+    return (
+        jnp.where(better[:, None], candidate, theta),
+        jnp.where(better, damping * 0.3, damping * 4.0),
+        jnp.where(better, candidate_loss, loss),
+        jnp.where(better[:, None], candidate_residual, residual),
+        jnp.where(better[:, None, None], candidate_jacobian, jacobian),
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("iterations", "length", "size"))
+def _fit_stream_jit(arrays, count, theta, used, inputs_t, targets, iterations, length, size):
+    def evaluate(theta):
+        outputs, jacobian = tangent_stream.outputs_and_jacobians(arrays, count, theta, inputs_t, length, size)
+        residual = outputs - targets
+        loss = jnp.mean(residual**2, axis=1)
+        loss = jnp.where(jnp.isfinite(loss), loss, jnp.inf)
+        return residual, jacobian * used[:, None, :], loss
+
+    residual, jacobian, loss = evaluate(theta)
+    damping = jnp.full(theta.shape[0], 1e-3, theta.dtype)
+
+    def step(_, state):
+        theta, damping, loss, residual, jacobian = state
+        return _lm_update(theta, damping, loss, residual, jacobian, used, evaluate)
+
+    state = (theta, damping, loss, residual, jacobian)
+    theta, _, loss, _, _ = jax.lax.fori_loop(0, iterations, step, state)
+    return theta, loss
+
+
+def _fit_stream(encoded, slots: np.ndarray, inputs, targets, iterations: int):
+    """Fit with the tangent stream; return (constants of shape (size, length), losses)."""
+    stream = tangent_stream.build_tangent_stream(encoded, slots)
+    used = slots >= 0
+    rows = np.arange(slots.shape[0])[:, None]
+    theta = np.where(used, encoded.constants[rows, np.maximum(slots, 0)], 0.0)
+    fitted, losses = _fit_stream_jit(
+        tangent_stream.stream_arrays(stream),
+        stream.count,
+        jnp.asarray(theta, dtype=jnp.float64),
+        jnp.asarray(used),
+        jnp.asarray(np.ascontiguousarray(np.asarray(inputs, dtype=np.float64).T)),
+        jnp.asarray(targets, dtype=jnp.float64),
+        iterations=iterations,
+        length=stream.length,
+        size=stream.size,
+    )
+    constants = encoded.constants.copy()
+    program_rows, slot_numbers = np.nonzero(used)
+    constants[program_rows, slots[program_rows, slot_numbers]] = np.asarray(fitted)[program_rows, slot_numbers]
+    return constants, losses
+
+
+# ---------------------------------------------------------------- the public entry point
+
+
 def fit_constants(
     programs: list[Program],
     inputs: np.ndarray,
     targets: np.ndarray,
     iterations: int = DEFAULT_ITERATIONS,
+    strategy: str | None = None,
 ) -> tuple[list[Program], np.ndarray]:
     """Fit every program's constants to the data by least squares.
 
@@ -89,6 +170,7 @@ def fit_constants(
         inputs: array of shape (points, inputs).
         targets: array of shape (points,).
         iterations: Levenberg-Marquardt steps.
+        strategy: ``stream`` or ``vmap``; None picks ``batched.default_strategy()``.
 
     Returns:
         The programs with fitted constants, and their mean squared errors
@@ -101,15 +183,21 @@ def fit_constants(
         indices = program.constant_indices()
         if not encoded.failed[row]:
             slots[row, : len(indices)] = indices
-    constants, losses = _fit_batch(
-        jnp.asarray(encoded.opcodes),
-        jnp.asarray(encoded.args),
-        jnp.asarray(encoded.constants),
-        jnp.asarray(slots),
-        jnp.asarray(inputs, dtype=jnp.float64),
-        jnp.asarray(targets, dtype=jnp.float64),
-        iterations=iterations,
-    )
+    strategy = strategy or default_strategy()
+    if strategy == "stream":
+        constants, losses = _fit_stream(encoded, slots, inputs, targets, iterations)
+    elif strategy == "vmap":
+        constants, losses = _fit_batch(
+            jnp.asarray(encoded.opcodes),
+            jnp.asarray(encoded.args),
+            jnp.asarray(encoded.constants),
+            jnp.asarray(slots),
+            jnp.asarray(inputs, dtype=jnp.float64),
+            jnp.asarray(targets, dtype=jnp.float64),
+            iterations=iterations,
+        )
+    else:
+        raise ValueError(f"unknown strategy {strategy!r}; use stream or vmap.")
     constants = np.asarray(constants)
     losses = np.asarray(losses)[: len(programs)].copy()
     fitted = []
