@@ -23,7 +23,7 @@ RUN_DIR := runs/quickstart-$(shell date -u +%Y%m%dT%H%M%SZ)
 run: install
 	$(BIN)/evolve run symbolic-regression --set equation=I.6.2a \
 		--set ops=const,add,sub,mul,div,neg,square,exp --set points=100 --set fit_iterations=15 \
-		--seed 1 --budget 3000 --out $(RUN_DIR)
+		--seed 5 --budget 20000 --out $(RUN_DIR)
 	$(BIN)/evolve verify $(RUN_DIR) --top 1
 
 test: install
