@@ -60,6 +60,27 @@ class LocalEvaluator:
         pass
 
 
+# stats.json counts failures by kind; kinds beyond this many count as OTHER_FAILURES.
+MAX_FAILURE_KINDS = 20
+OTHER_FAILURES = "other"
+REPEATED_FAILURE = "a failed program again (cache hit)"
+
+
+def failure_kind(reason: str) -> str:
+    """Return the kind of a failure: its reason without the final free-text part.
+
+    ``"raised ValueError: bad shape"`` is of kind ``"raised ValueError"``, and
+    ``"invalid construction: circles 3 and 5 overlap by 1e-12"`` of kind
+    ``"invalid construction"``. A cache hit on a failed program has no reason
+    of its own and counts as `REPEATED_FAILURE`.
+    """
+    parts = reason.strip().split(": ")
+    if not parts[0]:
+        return REPEATED_FAILURE
+    kind = ": ".join(parts[:-1]) if len(parts) > 1 else parts[0]
+    return kind[:100]
+
+
 @dataclasses.dataclass
 class Counters:
     """Counts of a run's work so far, from which ``stats.json`` is made.
@@ -70,6 +91,7 @@ class Counters:
         cache_hits: candidates whose fitness was reused (cache or same batch).
         structural_hits: candidates whose hash was reused without a probe run.
         failed: candidates whose score is not finite.
+        failure_reasons: failed candidates per kind of reason (see `failure_kind`).
         generations: batches done.
         wall_seconds: time spent searching, over all sessions of the run.
     """
@@ -79,8 +101,17 @@ class Counters:
     cache_hits: int = 0
     structural_hits: int = 0
     failed: int = 0
+    failure_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
     generations: int = 0
     wall_seconds: float = 0.0
+
+    def count_failure(self, reason: str) -> None:
+        """Count one failed candidate under the kind of ``reason``."""
+        self.failed += 1
+        kind = failure_kind(reason)
+        if kind not in self.failure_reasons and len(self.failure_reasons) >= MAX_FAILURE_KINDS:
+            kind = OTHER_FAILURES
+        self.failure_reasons[kind] = self.failure_reasons.get(kind, 0) + 1
 
 
 @dataclasses.dataclass
@@ -329,7 +360,7 @@ class Search:
         self.counters.candidates += 1
         program = evaluation.program if evaluation.program is not None else child.program
         if evaluation.failed:
-            self.counters.failed += 1
+            self.counters.count_failure(evaluation.failure)
         self.selection.add(Individual(program, child.hash, evaluation, candidate))
 
         entry = Entry(child.hash, evaluation.score, dict(evaluation.values), candidate, program)
@@ -362,6 +393,7 @@ class Search:
             "hit_rate": c.cache_hits / c.candidates if c.candidates else 0.0,
             "structural_hits": c.structural_hits,
             "failed": c.failed,
+            "failure_reasons": dict(sorted(c.failure_reasons.items(), key=lambda item: -item[1])),
             "valid_candidates": valid,
             "generations": c.generations,
             "best_score": self.best_score,

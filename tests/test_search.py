@@ -19,7 +19,15 @@ from evolve.op_problem import OpProblem
 from evolve.problem import Evaluation
 from evolve.program import Program
 from evolve.registry import ProblemSpec, create_problem
-from evolve.search import LocalEvaluator, Search
+from evolve.search import (
+    MAX_FAILURE_KINDS,
+    OTHER_FAILURES,
+    REPEATED_FAILURE,
+    Counters,
+    LocalEvaluator,
+    Search,
+    failure_kind,
+)
 from evolve.selection import Individual, RegularizedEvolution
 from hashing import make_probe_inputs
 from problems.symbolic_regression.equivalence import is_symbolic_solution
@@ -135,6 +143,35 @@ def test_best_of_empty_population_is_none():
 def test_selection_invalid_sizes_raise(population_size, tournament_size, message):
     with pytest.raises(ValueError, match=message):
         RegularizedEvolution(population_size, tournament_size)
+
+
+# ---------------------------------------------------------------- failure reasons
+
+
+@pytest.mark.parametrize(
+    "reason, kind",
+    [
+        ("raised ValueError: bad shape", "raised ValueError"),
+        ("invalid construction: circles 3 and 5 overlap by 1e-12", "invalid construction"),
+        ("probe run failed: ProbeRunError: raised KeyError: 'x'", "probe run failed: ProbeRunError: raised KeyError"),
+        ("timed out after 7.0 s", "timed out after 7.0 s"),
+        ("", REPEATED_FAILURE),
+    ],
+)
+def test_failure_kind(reason, kind):
+    assert failure_kind(reason) == kind
+
+
+def test_counters_cap_failure_kinds():
+    counters = Counters()
+    for index in range(MAX_FAILURE_KINDS + 5):
+        counters.count_failure(f"raised Error{index}: message")
+    counters.count_failure("raised Error0: another message")
+
+    assert counters.failed == MAX_FAILURE_KINDS + 6
+    assert len(counters.failure_reasons) == MAX_FAILURE_KINDS + 1
+    assert counters.failure_reasons["raised Error0"] == 2
+    assert counters.failure_reasons[OTHER_FAILURES] == 5
 
 
 # ---------------------------------------------------------------- leaderboard
@@ -316,6 +353,7 @@ def test_search_stats_match_counters(cached_run):
     assert stats["cache_hits"] == cached_run.counters.cache_hits
     assert stats["hit_rate"] == cached_run.counters.cache_hits / BUDGET
     assert stats["valid_candidates"] == BUDGET - cached_run.counters.failed
+    assert sum(stats["failure_reasons"].values()) == cached_run.counters.failed
     assert stats["best_score"] == cached_run.best_score
     assert stats["use_cache"] is True
 
