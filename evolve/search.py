@@ -60,7 +60,7 @@ class LocalEvaluator:
         pass
 
 
-# stats.json counts failures by kind; kinds beyond this many count as OTHER_FAILURES.
+# stats.json counts failures by kind. Kinds beyond this many count as OTHER_FAILURES.
 MAX_FAILURE_KINDS = 20
 OTHER_FAILURES = "other"
 REPEATED_FAILURE = "a failed program again (cache hit)"
