@@ -1,25 +1,20 @@
 """Placement of evaluator actors: an accelerator share when the Ray cluster has GPUs, a CPU otherwise.
 
 ``evaluator_actor_options`` returns the ``.options()`` for
-``cluster.RayEvaluatorPool(..., actor_options=...)``, and ``choose_batch_size``
-sizes one compiled launch of ``evolve.batched`` from the memory of the device
-an actor uses.
+``cluster.RayEvaluatorPool(..., actor_options=...)``. ``choose_batch_size`` and
+``device_memory_bytes`` live in ``evolve.batched``, which sizes its launches
+with them, and are re-exported here.
 """
 
 import logging
 import math
-import os
 from collections.abc import Mapping
 
-import numpy as np
+from evolve.batched import DEFAULT_MEMORY_FRACTION, choose_batch_size, device_memory_bytes
 
-from evolve import batched
+__all__ = ["DEFAULT_MEMORY_FRACTION", "GPU_MEMORY_HEADROOM", "choose_batch_size", "device_memory_bytes", "evaluator_actor_options"]
 
 logger = logging.getLogger(__name__)
-
-# Share of device memory one launch may use; JAX, XLA temporaries and the
-# problem's own arrays need the rest.
-DEFAULT_MEMORY_FRACTION = 0.5
 
 # Share of a GPU's memory JAX may take in each actor that shares the GPU. JAX
 # preallocates 75% per process by default, so two actors on one GPU would fail.
@@ -65,54 +60,3 @@ def evaluator_actor_options(num_actors: int, resources: Mapping[str, float] | No
         options["runtime_env"] = {"env_vars": {"XLA_PYTHON_CLIENT_MEM_FRACTION": fraction}}
     logger.info("%g GPUs in the Ray cluster; each of %d evaluator actors gets %g of a GPU", gpus, num_actors, share)
     return options
-
-
-def device_memory_bytes(device=None) -> int:
-    """Return the memory of a JAX device in bytes: its allocator limit, or the host's RAM for a CPU.
-
-    Args:
-        device: a ``jax.Device``; None uses the first default device.
-    """
-    import jax
-
-    device = device or jax.devices()[0]
-    stats = device.memory_stats() or {}
-    if "bytes_limit" in stats:
-        return int(stats["bytes_limit"])
-    # CPU devices report no statistics; their arrays live in host memory.
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def choose_batch_size(
-    n_points: int,
-    length: int,
-    n_inputs: int = 1,
-    dtype=np.float32,
-    strategy: str | None = None,
-    memory_bytes: int | None = None,
-    fraction: float = DEFAULT_MEMORY_FRACTION,
-    minimum: int = 256,
-    maximum: int = batched.DEFAULT_MAX_BATCH,
-) -> int:
-    """Return the most programs per launch that fit in ``fraction`` of the device memory.
-
-    The result is a power of two, so it is also a batch bucket, between
-    ``minimum`` and ``maximum``.
-
-    Args:
-        n_points: points each program runs on.
-        length: the length bucket of the programs.
-        n_inputs: program inputs.
-        dtype: the evaluation dtype.
-        strategy: the interpreter (``stream`` or ``vmap``); None picks the
-            default for the JAX backend.
-        memory_bytes: device memory; None reads it with ``device_memory_bytes``.
-        fraction: share of the memory one launch may use.
-        minimum, maximum: bounds of the result.
-    """
-    if memory_bytes is None:
-        memory_bytes = device_memory_bytes()
-    per_program = batched.bytes_per_program(n_points, length, n_inputs, dtype, strategy)
-    fitting = max(1, int(memory_bytes * fraction // per_program))
-    size = 1 << (fitting.bit_length() - 1)
-    return int(min(max(size, minimum), maximum))

@@ -32,6 +32,7 @@ import functools
 import itertools
 import logging
 import operator
+import os
 from collections.abc import Sequence
 
 import jax
@@ -60,6 +61,9 @@ ARITY = np.array([1 if name == "copy" else OPS[name].arity for name in OPCODES],
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_MAX_BATCH = 16384
+# Share of device memory one launch may use; JAX, XLA temporaries and the
+# problem's own arrays need the rest.
+DEFAULT_MEMORY_FRACTION = 0.5
 STRATEGIES = ("stream", "vmap")
 
 # Points per block of the stream interpreter: one register row of a block stays
@@ -511,6 +515,57 @@ def bytes_per_program(n_points: int, length: int, n_inputs: int = 1, dtype=np.fl
     return n_points * itemsize + length * (5 * 4 + 8)
 
 
+def device_memory_bytes(device=None) -> int:
+    """Return the memory of a JAX device in bytes: its allocator limit, or the host's RAM for a CPU.
+
+    Args:
+        device: a ``jax.Device``; None uses the first default device.
+    """
+    import jax
+
+    device = device or jax.devices()[0]
+    stats = device.memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    # CPU devices report no statistics; their arrays live in host memory.
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def choose_batch_size(
+    n_points: int,
+    length: int,
+    n_inputs: int = 1,
+    dtype=np.float32,
+    strategy: str | None = None,
+    memory_bytes: int | None = None,
+    fraction: float = DEFAULT_MEMORY_FRACTION,
+    minimum: int = 256,
+    maximum: int = DEFAULT_MAX_BATCH,
+) -> int:
+    """Return the most programs per launch that fit in ``fraction`` of the device memory.
+
+    The result is a power of two, so it is also a batch bucket, between
+    ``minimum`` and ``maximum``.
+
+    Args:
+        n_points: points each program runs on.
+        length: the length bucket of the programs.
+        n_inputs: program inputs.
+        dtype: the evaluation dtype.
+        strategy: the interpreter (``stream`` or ``vmap``); None picks the
+            default for the JAX backend.
+        memory_bytes: device memory; None reads it with ``device_memory_bytes``.
+        fraction: share of the memory one launch may use.
+        minimum, maximum: bounds of the result.
+    """
+    if memory_bytes is None:
+        memory_bytes = device_memory_bytes()
+    per_program = max(bytes_per_program(n_points, length, n_inputs, dtype, strategy), 1)
+    fitting = max(1, int(memory_bytes * fraction // per_program))
+    size = 1 << (fitting.bit_length() - 1)
+    return int(min(max(size, minimum), maximum))
+
+
 def default_strategy() -> str:
     """Return the interpreter for the default JAX backend: ``stream`` on CPU, else ``vmap``."""
     return "stream" if jax.default_backend() == "cpu" else "vmap"
@@ -531,7 +586,12 @@ def _check_strategy(strategy: str | None) -> str:
     return strategy
 
 
-def _launches(programs: Sequence[Program], max_batch: int):
+def _launches(programs: Sequence[Program], max_batch: int | None, n_points: int, max_length: int, dtype, strategy: str):
+    """Yield the programs in launches of at most ``max_batch``; None sizes launches from device memory."""
+    if max_batch is None:
+        longest = min(max(len(p) for p in programs), max_length)
+        n_inputs = programs[0].n_inputs
+        max_batch = choose_batch_size(n_points, bucket(longest, 8), n_inputs, dtype, strategy)
     if max_batch < 1:
         raise ValueError(f"max_batch must be at least 1, got {max_batch}.")
     for start in range(0, len(programs), max_batch):
@@ -543,7 +603,7 @@ def evaluate_batch(
     inputs: np.ndarray,
     dtype=np.float64,
     strategy: str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
     min_batch: int = 8,
 ) -> np.ndarray:
@@ -554,7 +614,9 @@ def evaluate_batch(
         inputs: array of shape (points, n_inputs).
         dtype: the floating-point type every op computes in.
         strategy: ``stream`` or ``vmap``; None picks ``default_strategy()``.
-        max_batch: maximum programs per compiled launch; larger batches are split.
+        max_batch: maximum programs per compiled launch; larger batches are
+            split. None sizes launches from the device's memory with
+            ``choose_batch_size``.
         max_length: maximum program length; longer programs return NaN.
         min_batch: smallest batch bucket. A search that passes its batch size
             here compiles once per length bucket, even when cache hits shrink
@@ -568,7 +630,7 @@ def evaluate_batch(
     if not programs:
         return np.zeros((0, inputs.shape[0]), dtype=dtype)
     outputs = []
-    for launch in _launches(programs, max_batch):
+    for launch in _launches(programs, max_batch, inputs.shape[0], max_length, dtype, strategy):
         encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
         if strategy == "stream":
             result = _run_stream_batch(encoded, inputs)
@@ -596,7 +658,7 @@ def mse_batch(
     targets: np.ndarray,
     dtype=np.float64,
     strategy: str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
     min_batch: int = 8,
 ) -> np.ndarray:
@@ -622,7 +684,7 @@ def mse_batch(
     if not programs:
         return np.zeros(0, dtype=dtype)
     losses = []
-    for launch in _launches(programs, max_batch):
+    for launch in _launches(programs, max_batch, inputs.shape[0], max_length, dtype, strategy):
         encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
         if strategy == "stream":
             result = _run_stream_batch(encoded, inputs, targets)

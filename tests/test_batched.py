@@ -423,6 +423,28 @@ def test_fit_constants_unknown_strategy_raises():
 # ---------------------------------------------------------------- placement
 
 
+def test_launches_sized_from_device_memory(monkeypatch):
+    real_encode = batched.encode
+    sizes = []
+
+    def counting_encode(launch, **kwargs):
+        sizes.append(len(launch))
+        return real_encode(launch, **kwargs)
+
+    monkeypatch.setattr(batched, "choose_batch_size", lambda *args: 16)
+    monkeypatch.setattr(batched, "encode", counting_encode)
+    programs = PROGRAMS[:40]
+
+    outputs = batched.evaluate_batch(programs, INPUTS, np.float64)
+
+    assert sizes == [16, 16, 8]
+    assert outputs.shape == (40, INPUTS.shape[0])
+
+
+def test_batch_size_without_points_is_positive():
+    assert placement.choose_batch_size(0, 16, memory_bytes=2**30, strategy="vmap") >= 1
+
+
 def test_actor_options_fall_back_to_cpu():
     assert placement.evaluator_actor_options(4, resources={"CPU": 2.0}) == {"num_cpus": 1}
     assert placement.evaluator_actor_options(1, resources={"CPU": 8.0, "GPU": 0.0}) == {"num_cpus": 1}
