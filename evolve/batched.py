@@ -521,9 +521,12 @@ def device_memory_bytes(device=None) -> int:
     Args:
         device: a ``jax.Device``; None uses the first default device.
     """
-    import jax
+    return _memory_bytes(device or jax.devices()[0])
 
-    device = device or jax.devices()[0]
+
+@functools.cache
+def _memory_bytes(device) -> int:
+    # A device's memory does not change while the process runs, and every launch asks.
     stats = device.memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])
