@@ -170,8 +170,10 @@ def _add_new_problem_parser(subparsers) -> None:
 
 
 def _add_verify_parser(subparsers) -> None:
-    parser = _subparser(subparsers, "verify", "Re-check the best programs of a run with the problem's verifier.")
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run")
+    parser = _subparser(
+        subparsers, "verify", "Re-check the best programs of a run, or a best_construction.json file, with the problem's verifier."
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the --out folder of a run, or a best_construction.json file")
     parser.add_argument("--top", type=_positive_int, default=5, metavar="K", help="programs to check (default 5)")
     parser.set_defaults(handler=_cmd_verify)
 
@@ -556,6 +558,8 @@ def _load_run(run_dir: Path) -> tuple[Problem, list[tuple[dict, Any]]]:
 
 def _cmd_verify(args: argparse.Namespace, console) -> int:
     run_dir = Path(args.run_dir)
+    if run_dir.is_file():
+        return _verify_file(run_dir)
     problem, entries = _load_run(run_dir)
     if not entries:
         raise UserInputError(f"the leaderboard of {str(run_dir)!r} is empty; there is nothing to verify.")
@@ -578,6 +582,24 @@ def _cmd_verify(args: argparse.Namespace, console) -> int:
     checked = len(rows)
     print(f"{checked - failed} of {checked} programs passed verification.")
     return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+def _verify_file(path: Path) -> int:
+    """Verify a file a run wrote for anyone to check, such as ``best_construction.json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        name, settings = str(data["problem"]), dict(data.get("settings") or {})
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UserInputError(
+            f"{str(path)!r} is neither a run directory nor a JSON file with a 'problem' field ({error}); "
+            "pass a run's --out folder or its best_construction.json."
+        ) from error
+    problem = registry.create_problem(name, settings, search_paths=[Path.cwd()])
+    if not hasattr(problem, "verify_file"):
+        raise UserInputError(f"problem {name!r} cannot verify a single file; pass the run directory instead.")
+    verification = problem.verify_file(path)
+    print_table(["file", "ok", "message"], [[str(path), "yes" if verification.ok else "NO", verification.message]], "Verification")
+    return EXIT_OK if verification.ok else EXIT_FAILED
 
 
 def _verify(problem: Problem, rank: int, program) -> Verification:

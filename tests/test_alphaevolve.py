@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from evolve import sandbox
+from evolve.cli import main
 from evolve.config import SearchConfig
 from evolve.python_program import PythonProgram
 from evolve.search import LocalEvaluator, Search
@@ -247,6 +248,33 @@ def test_artifact_is_plain_json_and_verifies(tmp_path):
     assert data["construction"] == two_circles()
     assert "zero tolerance" in data["conditions"]
     assert problem.verify_file(tmp_path / ARTIFACT).ok
+
+
+def test_verify_command_checks_artifact_file(tmp_path, capsys):
+    CirclePacking({"n": 2}).write_artifacts(tmp_path, PythonProgram("", two_circles()))
+    path = tmp_path / ARTIFACT
+
+    assert main(["verify", str(path)]) == 0
+    assert "valid; sum_of_radii = 0.5" in capsys.readouterr().out
+
+
+def test_verify_command_rejects_edited_value(tmp_path, capsys):
+    CirclePacking({"n": 2}).write_artifacts(tmp_path, PythonProgram("", two_circles()))
+    path = tmp_path / ARTIFACT
+    data = json.loads(path.read_text())
+    data["value"] = 0.75
+    path.write_text(json.dumps(data))
+
+    assert main(["verify", str(path)]) == 1
+    assert "the file states sum_of_radii = 0.75, but its construction gives 0.5" in capsys.readouterr().out
+
+
+def test_verify_command_rejects_other_json(tmp_path, capsys):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+
+    assert main(["verify", str(path)]) == 2
+    assert "neither a run directory nor a JSON file with a 'problem' field" in capsys.readouterr().err
 
 
 def test_artifact_skipped_for_invalid_best(tmp_path):

@@ -148,9 +148,20 @@ class ConstructionProblem(PythonProblem):
         return Verification(True, score, message, values)
 
     def verify_file(self, path: Path) -> Verification:
-        """Re-check the construction in a ``best_construction.json`` file."""
+        """Re-check the construction in a ``best_construction.json`` file.
+
+        The file's stated ``value`` must equal the value recomputed from its
+        construction, so an edited number cannot pass.
+        """
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return self.verify(PythonProgram("", data.get("construction")))
+        if not isinstance(data, Mapping):
+            return Verification(False, -math.inf, f"expected a JSON object, got {type(data).__name__}")
+        verification = self.verify(PythonProgram("", data.get("construction")))
+        stated = data.get("value")
+        if verification.ok and stated != verification.details[self.objective]:
+            message = f"the file states {self.objective} = {stated!r}, but its construction gives {verification.details[self.objective]!r}"
+            return Verification(False, -math.inf, message, verification.details)
+        return verification
 
     # Program runs.
 
@@ -198,6 +209,7 @@ class ConstructionProblem(PythonProblem):
             "value": objective,
             "best_known": values["best_known"] if math.isfinite(values["best_known"]) else None,
             "ratio_to_best_known": values["ratio_to_best_known"] if math.isfinite(values["ratio_to_best_known"]) else None,
+            "settings": {key: value for key, value in self.settings.items() if value is None or isinstance(value, (bool, int, float, str))},
             "references": [{"name": r.name, "value": r.score, "source": r.source} for r in self.known_results()],
             "conditions": self.conditions,
             "construction": construction,
