@@ -45,7 +45,13 @@ The program runs as the caller's user, so the sandbox does not stop it from:
 * writing files outside the scratch directory, opening TCP connections and
   sending signals to the caller's processes, unless `SandboxLimits.landlock` is
   set and the kernel supports the matching Landlock ABI;
-* opening other network connections (UDP, for example);
+* opening other network connections (UDP, Unix sockets, and MPTCP sockets,
+  which Landlock's TCP rules do not cover);
+* using more memory in total than `SandboxLimits.memory_mb`: the limit applies
+  to each process's address space, so forked children and ``memfd`` files add
+  to it, and the scratch directory caps single files, not their sum;
+* making the caller spend memory and time decoding a small result that
+  expands, such as ``[[]] * 20_000_000``;
 * writing a forged result to the result pipe;
 * raising its own resource limits, when it runs as root.
 
@@ -71,8 +77,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import msgpack
 
 from evolve import sandbox_child
 from evolve.sandbox_child import _FRAME_HEADER_BYTES, _landlock_abi, _pack, _unpack
@@ -675,6 +679,10 @@ class _SandboxProcess:
         elif len(self.result) >= _FRAME_HEADER_BYTES + body_bytes:
             if self.result_completed_at is None:
                 self.result_completed_at = time.monotonic()
+            if len(self.result) > _FRAME_HEADER_BYTES + body_bytes:
+                # Bytes after a complete frame are not part of the result, and a
+                # program that keeps writing them must not fill the caller's memory.
+                del self.result[_FRAME_HEADER_BYTES + body_bytes + 1 :]
 
     def _append_status(self, chunk: bytes) -> None:
         # The runner writes a few short lines, so anything longer is not from it.
@@ -764,10 +772,10 @@ def _decode_frame(frame: bytes) -> tuple[bool, Any, str]:
         )
     try:
         message = _unpack(body)
-    except (ValueError, TypeError, KeyError, msgpack.UnpackException) as error:
-        return False, None, f"result could not be decoded: {error}"
+    except Exception as error:  # the frame comes from the program, so any decoding error is its failure
+        return False, None, f"result could not be decoded: {type(error).__name__}: {error}"
 
-    valid = isinstance(message, list) and len(message) == 2 and message[0] in ("ok", "error")
+    valid = isinstance(message, list) and len(message) == 2 and isinstance(message[0], str) and message[0] in ("ok", "error")
     if not valid:
         return False, None, "result could not be decoded: unexpected message layout"
     status, payload = message

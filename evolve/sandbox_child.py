@@ -27,6 +27,10 @@ _EXT_COMPLEX = 4
 # A result frame is an 8-byte big-endian length followed by that many msgpack bytes.
 _FRAME_HEADER_BYTES = 8
 
+# Most extension values (tuples, arrays) nested in one another that `_unpack` decodes.
+_MAX_EXTENSION_DEPTH = 64
+
+
 def _pack(value: Any) -> bytes:
     """Encode a value with msgpack, using extension types for tuples, complex and numpy."""
     import msgpack
@@ -70,20 +74,32 @@ def _pack_extension(value: Any) -> Any:
     raise TypeError(f"cannot serialize an object of type {type(value).__qualname__}")
 
 
-def _unpack(data: bytes) -> Any:
-    """Decode bytes written by `_pack`."""
+def _unpack(data: bytes, depth: int = 0) -> Any:
+    """Decode bytes written by `_pack`.
+
+    Each extension value (a tuple, an array) is decoded by a nested call, so
+    ``depth`` counts them; a value nested deeper than `_MAX_EXTENSION_DEPTH` is
+    rejected, because about 200 nested tuples overflow the C stack and kill the
+    decoding process.
+    """
     import msgpack
 
+    if depth > _MAX_EXTENSION_DEPTH:
+        raise ValueError(f"extension values nested deeper than {_MAX_EXTENSION_DEPTH}")
     return msgpack.unpackb(
-        data, ext_hook=_unpack_extension, raw=False, strict_map_key=False, use_list=True
+        data,
+        ext_hook=lambda code, payload: _unpack_extension(code, payload, depth + 1),
+        raw=False,
+        strict_map_key=False,
+        use_list=True,
     )
 
 
-def _unpack_extension(code: int, data: bytes) -> Any:
+def _unpack_extension(code: int, data: bytes, depth: int = 1) -> Any:
     import struct
 
     if code == _EXT_TUPLE:
-        return tuple(_unpack(data))
+        return tuple(_unpack(data, depth))
     if code == _EXT_COMPLEX:
         real, imag = struct.unpack("<dd", data)
         return complex(real, imag)
@@ -93,13 +109,13 @@ def _unpack_extension(code: int, data: bytes) -> Any:
     import numpy
 
     if code == _EXT_NUMPY_SCALAR:
-        dtype_str, raw = _unpack(data)
+        dtype_str, raw = _unpack(data, depth)
         dtype = numpy.dtype(dtype_str)
         if dtype.hasobject:
             raise ValueError(f"rejected numpy scalar of dtype {dtype}")
         return numpy.frombuffer(raw, dtype=dtype)[0]
 
-    dtype_str, shape, raw = _unpack(data)
+    dtype_str, shape, raw = _unpack(data, depth)
     dtype = numpy.dtype(dtype_str)
     if dtype.hasobject:
         raise ValueError(f"rejected numpy array of dtype {dtype}")
@@ -482,6 +498,7 @@ def script(main: str, functions: Sequence[Callable] = (), constants: Mapping[str
         "_EXT_TUPLE": _EXT_TUPLE,
         "_EXT_COMPLEX": _EXT_COMPLEX,
         "_FRAME_HEADER_BYTES": _FRAME_HEADER_BYTES,
+        "_MAX_EXTENSION_DEPTH": _MAX_EXTENSION_DEPTH,
         **(constants or {}),
     }
     parts = ["from __future__ import annotations", "import sys", "from typing import Any"]

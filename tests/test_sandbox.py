@@ -622,3 +622,25 @@ def test_strip_secrets_returns_copy():
     stripped = strip_secrets(environ)
     assert stripped is not environ
     assert environ == {"PATH": "/usr/bin", "GEMINI_API_KEY": "x"}
+
+
+def test_deeply_nested_tuples_fail_cleanly():
+    # Decoding 200 or more nested tuples once overflowed the caller's C stack.
+    source = "def main():\n    value = ()\n    for _ in range(300):\n        value = (value,)\n    return value\n"
+
+    result = run(source)
+
+    assert not result.ok
+    assert "nested deeper than 64" in result.reason
+
+
+def test_nested_tuples_within_limit_round_trip():
+    source = "def main():\n    value = ()\n    for _ in range(60):\n        value = (value,)\n    return value\n"
+
+    result = run(source)
+    depth, value = 0, result.value
+    while value:
+        depth, value = depth + 1, value[0]
+
+    assert result.ok
+    assert depth == 60
