@@ -443,3 +443,30 @@ def test_hostile_programs_fail_and_search_finishes(tmp_path):
     assert surviving_hostile_processes() == []
     if LANDLOCK:
         assert not outside.exists()
+
+
+# ---------------------------------------------------------------- underflow and overflow exploits
+
+
+@pytest.mark.parametrize("height", [1e-162, 1e152, 1e-300])
+def test_autoconvolution_scale_free(height):
+    # Products of 1e-162 once rounded to 0 and scored 0; 1e152 overflowed the sum's square.
+    ratio, _ = check_autoconvolution({"values": [height] * 600}, 600)
+
+    assert ratio == pytest.approx(2.0, rel=1e-12)
+
+
+def test_overlap_huge_height_rejected():
+    # 2 * sum once overflowed to inf, so every scaled height became 0 and scored 0.
+    with pytest.raises(ConstructionError, match="above 1"):
+        check_overlap({"values": [1e308] + [0.0] * 399}, 400)
+
+
+@pytest.mark.parametrize("spacing", [math.sqrt(0.55) * 2.0**-537, 1e-150, 1e150])
+def test_distance_ratio_scale_free(spacing):
+    # Squared differences of about 2**-1074 once rounded and scored 10 instead of 18.
+    grid = [[spacing * col, spacing * row] for row in range(4) for col in range(4)]
+
+    ratio, _ = check_points({"points": grid}, 16, 2)
+
+    assert ratio == pytest.approx(18.0, rel=1e-12)

@@ -19,6 +19,7 @@ from problems.alphaevolve.checks import (
     first_violation,
     real_array,
     require_keys,
+    scaled_to_unit,
 )
 from problems.alphaevolve.construction import CONSTRUCTION_SETTINGS, ConstructionProblem
 
@@ -57,7 +58,9 @@ class FirstAutocorrelation(ConstructionProblem):
         "construction.values holds the m heights of a step function on m equal steps of "
         "construction.support = [-0.25, 0.25]; all finite float64 and >= 0 with zero tolerance, "
         "with a positive sum. value = 2 * m * max(numpy.convolve(values, values)) / "
-        "math.fsum(values)**2, which equals max(f*f) / (integral f)^2."
+        "math.fsum(values)**2, which equals max(f*f) / (integral f)^2. The values are first multiplied by "
+        "the power of two that brings the largest into [0.5, 1), which is exact and keeps products of "
+        "tiny or huge heights from underflowing or overflowing."
     )
 
     def instance_arguments(self) -> dict:
@@ -89,11 +92,12 @@ def check_autoconvolution(construction: Any, steps: int) -> tuple[float, dict]:
     negative = first_violation(values < 0)
     if negative is not None:
         raise ConstructionError(f"height {negative} is negative ({values[negative]!r})")
-    total = exact_sum(values)
+    scaled = scaled_to_unit(values)
+    total = exact_sum(scaled)
     if not total > 0:
         raise ConstructionError("the function is zero everywhere; its integral must be positive")
     with np.errstate(over="ignore"):  # an overflow becomes inf, rejected below
-        peak = float(np.max(np.convolve(values, values)))
+        peak = float(np.max(np.convolve(scaled, scaled)))
         ratio = 2 * steps * peak / total**2
     if not np.isfinite(ratio):
         raise ConstructionError(f"the ratio overflows float64 (peak {peak:.3g}, sum {total:.3g})")

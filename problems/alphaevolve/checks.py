@@ -95,6 +95,23 @@ def exact_sum(values: np.ndarray) -> float:
         raise ConstructionError("the sum of the values overflows float64") from None
 
 
+def scaled_to_unit(values: np.ndarray) -> np.ndarray:
+    """Return ``values`` times the power of two that brings the largest magnitude into [0.5, 1).
+
+    Scaling by a power of two is exact while no value leaves the normal range,
+    so a scale-free quantity (a ratio of products or of squared distances)
+    computed from the result equals the one computed from ``values``. It stops
+    inputs near 1e-160 or 1e160 from underflowing or overflowing in products
+    and squares, which would change such a ratio: products of 1e-162 round to 0,
+    for example. Values that are all zero, or not all finite, come back unchanged.
+    """
+    largest = float(np.max(np.abs(values), initial=0.0))
+    if largest == 0.0 or not math.isfinite(largest):
+        return values
+    _, exponent = math.frexp(largest)
+    return np.ldexp(values, -exponent)
+
+
 def pair_indices(count: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the index arrays ``i < j`` of all pairs."""
     return np.triu_indices(count, 1)

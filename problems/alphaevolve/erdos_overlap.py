@@ -22,6 +22,7 @@ from problems.alphaevolve.checks import (
     first_violation,
     real_array,
     require_keys,
+    scaled_to_unit,
 )
 from problems.alphaevolve.construction import CONSTRUCTION_SETTINGS, ConstructionProblem
 
@@ -60,7 +61,9 @@ class ErdosMinimumOverlap(ConstructionProblem):
         "construction.values holds the m raw heights of a step function on m equal steps of "
         "construction.support = [0, 2], all finite float64 with a positive sum. The verifier "
         "scales them to integral 1: h = values * (m / (2 * math.fsum(values))), and requires "
-        "0 <= h <= 1 with zero tolerance. value = (2 / m) * max(numpy.correlate(h, 1 - h, 'full'))."
+        "0 <= h <= 1 with zero tolerance. value = (2 / m) * max(numpy.correlate(h, 1 - h, 'full')). "
+        "The values are first multiplied by the power of two that brings the largest into [0.5, 1), "
+        "which is exact and keeps 2 * fsum(values) from overflowing."
     )
 
     def instance_arguments(self) -> dict:
@@ -92,10 +95,13 @@ def check_overlap(construction: Any, steps: int) -> tuple[float, dict]:
     data = require_keys(construction, ("values",), optional=("support",))
     check_support(data, SUPPORT)
     values = real_array(data["values"], "values", (steps,))
-    total = exact_sum(values)
+    # Scaling by a power of two first leaves the heights unchanged, but stops
+    # 2 * total from overflowing to inf (which made every height 0).
+    scaled = scaled_to_unit(values)
+    total = exact_sum(scaled)
     if not total > 0:
         raise ConstructionError("the heights sum to zero or less; the integral must be 1")
-    heights = values * (steps / (2 * total))
+    heights = scaled * (steps / (2 * total))
     low = first_violation(heights < 0)
     if low is not None:
         raise ConstructionError(f"height {low} is negative ({heights[low]!r} after scaling to integral 1)")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from evolve.problem import Reference, Setting, positive_int
-from problems.alphaevolve.checks import ConstructionError, pair_indices, real_array, require_keys
+from problems.alphaevolve.checks import ConstructionError, pair_indices, real_array, require_keys, scaled_to_unit
 from problems.alphaevolve.construction import CONSTRUCTION_SETTINGS, ConstructionProblem
 
 ALPHAEVOLVE = "Novikov et al., AlphaEvolve: a coding agent for scientific and algorithmic discovery, May 2025"
@@ -41,7 +41,9 @@ class MinMaxDistance(ConstructionProblem):
     conditions = (
         "construction.points is an n x dimension list of finite float64 coordinates. With d2 the "
         "squared distances (sum of squared coordinate differences) over all pairs i < j, the "
-        "smallest d2 must be above 0 (distinct points) and value = max(d2) / min(d2)."
+        "smallest d2 must be above 0 (distinct points) and value = max(d2) / min(d2). The coordinate "
+        "differences are first multiplied by the power of two that brings the largest into [0.5, 1), "
+        "which is exact and keeps tiny differences from rounding or underflowing when squared."
     )
 
     def __init__(self, settings=None):
@@ -75,8 +77,10 @@ def check_points(construction: Any, n: int, dimension: int) -> tuple[float, dict
     data = require_keys(construction, ("points",))
     points = real_array(data["points"], "points", (n, dimension))
     i, j = pair_indices(n)
-    with np.errstate(over="ignore"):  # an overflow becomes inf, rejected below
-        squared = ((points[i] - points[j]) ** 2).sum(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, rejected below
+        differences = points[i] - points[j]
+        # Scaled so that squares of differences near 1e-160 neither round nor underflow.
+        squared = (scaled_to_unit(differences) ** 2).sum(axis=1)
     closest = int(np.argmin(squared))
     if not squared[closest] > 0:
         raise ConstructionError(f"points {int(i[closest])} and {int(j[closest])} coincide")
