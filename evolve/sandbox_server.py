@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 # Seconds the server gets to import its modules before the caller gives up.
 _START_TIMEOUT_S = 120.0
 
+# Seconds a request may wait for the server's reply. Spawning and reaping a runner
+# take milliseconds. A server that is stopped (SIGSTOP) or stuck must not hang
+# the caller, so it is replaced instead.
+_REQUEST_TIMEOUT_S = 10.0
+
 # Largest control message in bytes; requests carry an environment and a path.
 _MAX_MESSAGE_BYTES = 1 << 20
 
@@ -198,7 +203,7 @@ class ForkServer:
         if not reply:
             self._stop()
             raise ForkServerError("fork server exited while importing its modules")
-        self._socket.settimeout(None)
+        self._socket.settimeout(_REQUEST_TIMEOUT_S)
 
         self.import_failures = list(sandbox_child._unpack(reply)[1])
         for failure in self.import_failures:
