@@ -104,12 +104,13 @@ class ConstructionProblem(PythonProblem):
     def known_results(self) -> list[Reference]:
         """Return the published results for the current instance (may be empty)."""
 
-    # Scoring.
+    # Scoring. A verifier's ArithmeticError (an overflow it did not foresee)
+    # rejects the construction like a ConstructionError.
 
     def score(self, program: PythonProgram, value: Any) -> Evaluation:
         try:
             objective, construction = self.check(value)
-        except ConstructionError as error:
+        except (ConstructionError, ArithmeticError) as error:
             return Evaluation.failure_of(f"invalid construction: {error}", self.columns)
         return Evaluation(
             score=-objective if self.minimize else objective,
@@ -138,7 +139,7 @@ class ConstructionProblem(PythonProblem):
         """Re-check the construction the program carries, outside the sandbox."""
         try:
             objective, _ = self.check(program.warm_start)
-        except ConstructionError as error:
+        except (ConstructionError, ArithmeticError) as error:
             return Verification(False, -math.inf, f"invalid construction: {error}")
         score = -objective if self.minimize else objective
         values = self._values(objective)
@@ -189,7 +190,7 @@ class ConstructionProblem(PythonProblem):
     def expression(self, program: PythonProgram) -> str:
         try:
             objective, _ = self.check(program.warm_start)
-        except ConstructionError:
+        except (ConstructionError, ArithmeticError):
             return summarize(program)
         return f"{self.objective} {objective:.12g}"
 
@@ -197,7 +198,7 @@ class ConstructionProblem(PythonProblem):
         """Write ``best_construction.json``: the verified object in plain JSON, with its rules."""
         try:
             objective, construction = self.check(best_program.warm_start)
-        except ConstructionError as error:
+        except (ConstructionError, ArithmeticError) as error:
             logger.warning("best program carries no valid construction (%s); %s not written", error, ARTIFACT)
             return
         values = self._values(objective)
