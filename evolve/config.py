@@ -61,6 +61,7 @@ class SearchConfig:
 
     def validate(self) -> None:
         """Raise UserInputError naming the first invalid field."""
+        self._check_types()
         _check(self.budget is None or self.budget >= 1, "budget", self.budget, "a positive number of candidates")
         _check(self.time_limit is None or self.time_limit > 0, "time_limit", self.time_limit, "a positive number of seconds")
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer of at least 0")
@@ -88,6 +89,21 @@ class SearchConfig:
         _check(self.leaderboard_size >= 1, "leaderboard_size", self.leaderboard_size, "at least 1")
         _check(self.checkpoint_seconds > 0, "checkpoint_seconds", self.checkpoint_seconds, "a positive number of seconds")
         _check(self.num_evaluators >= 1, "num_evaluators", self.num_evaluators, "at least 1")
+
+    def _check_types(self) -> None:
+        # A TOML file can hold any type, so types are checked before the comparisons below.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None and "None" in str(field.type):
+                continue
+            if "int" in str(field.type) and not (isinstance(value, int) and not isinstance(value, bool)):
+                raise UserInputError(f"invalid {field.name} {value!r}: expected an integer.")
+            if "float" in str(field.type) and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+                raise UserInputError(f"invalid {field.name} {value!r}: expected a number.")
+            if field.type in (str, "str") and not isinstance(value, str):
+                raise UserInputError(f"invalid {field.name} {value!r}: expected a string.")
+            if field.type in (bool, "bool") and not isinstance(value, bool):
+                raise UserInputError(f"invalid {field.name} {value!r}: expected true or false.")
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """Return a copy with some fields changed (validated)."""
@@ -124,6 +140,12 @@ def load_config_file(path: str | Path) -> tuple[dict, dict]:
             f"config file {str(path)!r} has unknown tables {sorted(unknown_tables)}; "
             "use [search] for search settings and [problem] for the problem's settings."
         )
+    for table in ("search", "problem"):
+        if not isinstance(data.get(table, {}), dict):
+            raise UserInputError(
+                f"config file {str(path)!r} sets {table} = {data[table]!r}; "
+                f"write a table instead, [{table}] followed by key = value lines."
+            )
     search = dict(data.get("search", {}))
     fields = {f.name for f in dataclasses.fields(SearchConfig)}
     for key in search:

@@ -180,6 +180,25 @@ def test_config_invalid_search_value(capsys, in_workspace, tmp_path):
     assert "population_size" in err
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[search]\nbudget = 1.5\n", "invalid budget 1.5: expected an integer"),
+        ('[search]\nbudget = "abc"\n', "invalid budget 'abc': expected an integer"),
+        ("[search]\nuse_cache = 1\n", "invalid use_cache 1: expected true or false"),
+        ("search = 5\n", "write a table instead, [search]"),
+    ],
+)
+def test_config_wrong_types(capsys, in_workspace, tmp_path, text, expected):
+    path = tmp_path / "types.toml"
+    path.write_text(text)
+
+    code, _, err = cli(capsys, "run", "demo", "--config", path)
+
+    assert code == 2
+    assert expected in err
+
+
 @pytest.mark.parametrize("mutator", ["llm", "mixed"])
 def test_llm_mutator_not_built(capsys, in_workspace, mutator):
     code, _, err = cli(capsys, "run", "demo", "--mutator", mutator)
