@@ -303,9 +303,14 @@ def _prepare_new_run(args: argparse.Namespace, settings: Mapping[str, str]) -> t
     problem_values.update(settings)
     search_paths = (str(Path.cwd()),)
 
-    # Check the problem and its settings before anything is written.
+    # Check the problem and its settings before anything is written: parse them,
+    # then build the problem once, which loads its data.
     problem_class = registry.load_problem_class(args.problem, search_paths)
     parse_settings(args.problem, problem_class.settings_spec, problem_values)
+    for key, setting in problem_class.settings_spec.items():
+        if setting.path and problem_values.get(key) not in (None, ""):
+            problem_values[key] = str(Path(str(problem_values[key])).expanduser().resolve())
+    problem_class(problem_values)
 
     if args.time_limit is not None and args.budget is None and "budget" not in search_values:
         search_values["budget"] = None

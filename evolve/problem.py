@@ -30,11 +30,15 @@ class Setting:
         parse: turns the text of ``--set`` (or a TOML value) into the value; raise
             ValueError with a message saying what is accepted.
         help: one line for ``evolve problems``.
+        path: whether the value names a file or folder. ``evolve run`` stores
+            such a value as an absolute path, so that ``verify``, ``export`` and
+            ``--resume`` find it from any working directory.
     """
 
     default: Any
     parse: Callable[[Any], Any]
     help: str
+    path: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -180,6 +180,29 @@ def test_config_invalid_search_value(capsys, in_workspace, tmp_path):
     assert "population_size" in err
 
 
+def test_rejected_problem_writes_no_run_dir(capsys, tmp_path):
+    out = tmp_path / "run"
+
+    code, _, err = cli(capsys, "run", "symbolic-regression", "--set", "equation=NOPE", "--out", out)
+
+    assert code == 2
+    assert "unknown Feynman equation 'NOPE'" in err
+    assert not out.exists()
+
+
+def test_relative_data_path_stored_absolute(tmp_path, monkeypatch):
+    (tmp_path / "my.csv").write_text("x,y\n" + "".join(f"{x},{3 * x + 1}\n" for x in range(1, 30)))
+    monkeypatch.chdir(tmp_path)
+
+    result = evolve("run", "symbolic-regression", "--set", "data=my.csv", "--set", "target=y",
+                    "--budget", 60, "--out", "run", "-q", cwd=tmp_path)
+    stored = json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["data"]
+
+    assert result.returncode == 0, result.stderr
+    assert stored == str(tmp_path.resolve() / "my.csv")
+    assert evolve("verify", tmp_path / "run", "--top", 1, cwd=tmp_path.parent).returncode == 0
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -62,7 +62,7 @@ class SymbolicRegression(OpProblem):
     columns = ("nmse", "complexity", "test_r2")
     settings_spec = {
         "equation": Setting(None, str, "AI Feynman equation to sample data from, e.g. I.6.2a"),
-        "data": Setting(None, str, "CSV file with a header row to fit instead of an equation"),
+        "data": Setting(None, str, "CSV file with a header row to fit instead of an equation", path=True),
         "target": Setting(None, str, "column of the CSV file to predict"),
         "points": Setting(300, positive_int, "points sampled from the equation (train and test)"),
         "test_fraction": Setting(0.25, _fraction, "fraction of the data held out for test R^2"),
