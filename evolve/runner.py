@@ -36,6 +36,19 @@ def prepare_new_run(out_dir: Path) -> Path:
     return out_dir
 
 
+def _restore(search: Search, state: Mapping[str, Any], out_dir: Path) -> None:
+    """Restore a checkpoint into ``search``; a malformed one is the user's input error."""
+    try:
+        restore_search(search, state)
+    except UserInputError:
+        raise
+    except Exception as error:  # any field of the file can be damaged, so any error can occur
+        raise UserInputError(
+            f"checkpoint in {str(out_dir)!r} is damaged or from another version of evolve "
+            f"({type(error).__name__}: {error}); start a new run with another --out."
+        ) from error
+
+
 def run_search(
     spec: ProblemSpec,
     config: SearchConfig,
@@ -68,7 +81,7 @@ def run_search(
         try:
             search = Search(problem, config, pool, on_generation=on_generation)
             if resume_state is not None:
-                restore_search(search, resume_state)
+                _restore(search, resume_state, out_dir)
                 logger.info("resumed %s at candidate %d", out_dir, search.counters.candidates)
             with _stop_on_interrupt(search):
                 search.run(checkpoint=lambda s: save_run(out_dir, s, spec))

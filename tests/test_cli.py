@@ -318,6 +318,20 @@ def test_resume_corrupt_checkpoint(capsys, tmp_path):
     assert "corrupt" in err
 
 
+def test_resume_damaged_checkpoint(finished_run, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(finished_run[1], damaged)
+    state = rundir.read_checkpoint(damaged)
+    state["leaderboard"] = "garbage"
+    rundir.write_checkpoint(damaged, state)
+
+    result = evolve("run", "demo", "--out", damaged, "--resume", "--budget", 300, cwd=finished_run[1].parent)
+
+    assert result.returncode == 2, result.stderr
+    assert "is damaged or from another version of evolve" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_resume_foreign_checkpoint(capsys, tmp_path):
     folder = write_checkpoint_bytes(tmp_path / "foreign", msgpack.packb([1, 2, 3]))
     code, _, err = cli(capsys, "run", "demo", "--out", folder, "--resume")
