@@ -172,6 +172,20 @@ def test_good_csv_loads(tmp_path):
     assert np.array_equal(data.y, [10, 30, 50])
 
 
+def test_csv_constant_target_rejected(tmp_path):
+    path = write(tmp_path, "x,y\n1,7\n2,7\n3,7\n")
+
+    with pytest.raises(UserInputError, match="target column 'y' .* is constant"):
+        load_csv(path, "y")
+
+
+def test_csv_huge_values_rejected(tmp_path):
+    path = write(tmp_path, "x,y\n1,1e308\n2,-1e308\n3,5\n")
+
+    with pytest.raises(UserInputError, match="column 'y' .* values up to 1e\\+308"):
+        load_csv(path, "y")
+
+
 def test_csv_tolerates_bom_spaces_blank_lines(tmp_path):
     path = write(tmp_path, "\ufeffx, y\r\n1, 2\r\n\r\n3 ,4\r\n\r\n")
     data = load_csv(path, "y")

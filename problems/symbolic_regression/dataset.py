@@ -164,6 +164,13 @@ def load_csv(path: str | Path, target: str) -> Dataset:
         )
 
     data = np.array(values, dtype=np.float64)
+    _check_magnitudes(path, header, data)
+    target = data[:, target_index]
+    if np.ptp(target) == 0:
+        raise UserInputError(
+            f"target column {header[target_index]!r} of {_quoted(path)} is constant ({target[0]!r}), "
+            "so there is nothing to fit. Choose another --set target=COLUMN."
+        )
     input_indices = [i for i in range(len(header)) if i != target_index]
     renamed = [pair for pair in zip(header, identifiers) if pair[0] != pair[1]]
     if renamed:
@@ -184,6 +191,21 @@ def load_csv(path: str | Path, target: str) -> Dataset:
         source=str(path),
         original_names=dict(zip(identifiers, header)),
     )
+
+
+# Squared errors of values beyond this overflow float64 (about 1.8e308).
+MAX_MAGNITUDE = 1e150
+
+
+def _check_magnitudes(path: Path, header: list[str], data: np.ndarray) -> None:
+    """Raise UserInputError for a column with values whose squares overflow float64."""
+    largest = np.abs(data).max(axis=0)
+    for name, value in zip(header, largest):
+        if value > MAX_MAGNITUDE:
+            raise UserInputError(
+                f"column {name!r} of {_quoted(path)} holds values up to {value:.3g}, whose squared errors "
+                f"overflow float64. Rescale the column below {MAX_MAGNITUDE:.0e} (divide it by a power of 10)."
+            )
 
 
 def _quoted(path: Path) -> str:
