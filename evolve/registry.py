@@ -103,8 +103,21 @@ def _import(source: PluginSource) -> type[Problem]:
         sys.path.insert(0, source.folder)
     module_name, _, attribute = source.target.partition(":")
     try:
-        cls = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UserInputError(
+            f"cannot load problem {source.name!r} from {source.target!r}: {error}. "
+            "Check the entry point in the plugin's pyproject.toml."
+        ) from error
+    except Exception as error:  # the plugin's own code failed while being imported
+        where = f" at {error.filename}:{error.lineno}" if isinstance(error, SyntaxError) else ""
+        raise UserInputError(
+            f"problem {source.name!r}: importing {module_name!r} raised {type(error).__name__}{where}: {error}. "
+            "Fix the plugin's code; `python -c 'import " + module_name + "'` shows the traceback."
+        ) from error
+    try:
+        cls = getattr(module, attribute)
+    except AttributeError as error:
         raise UserInputError(
             f"cannot load problem {source.name!r} from {source.target!r}: {error}. "
             "Check the entry point in the plugin's pyproject.toml."

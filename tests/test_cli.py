@@ -180,6 +180,20 @@ def test_config_invalid_search_value(capsys, in_workspace, tmp_path):
     assert "population_size" in err
 
 
+def test_plugin_with_syntax_error(capsys, tmp_path, monkeypatch):
+    assert main(["new-problem", "broken", "--dir", str(tmp_path)]) == 0
+    module = next((tmp_path / "broken").glob("*_problem.py"))
+    module.write_text(module.read_text() + "\ndef oops(:\n")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+
+    code, _, err = cli(capsys, "run", "broken", "--budget", 10)
+
+    assert code == 2
+    assert "raised SyntaxError at" in err
+    assert "Fix the plugin's code" in err
+
+
 def test_rejected_problem_writes_no_run_dir(capsys, tmp_path):
     out = tmp_path / "run"
 
