@@ -92,25 +92,29 @@ def run_search(
 
 @contextlib.contextmanager
 def _stop_on_interrupt(search: Search):
-    """Turn the first Ctrl-C (SIGINT) into a request to stop after the current generation.
+    """Turn the first Ctrl-C (SIGINT) or SIGTERM into a request to stop after the current generation.
 
     A KeyboardInterrupt raised inside a blocking Ray call can be lost there, so
-    the flag is the reliable path; a second Ctrl-C gets the previous handler.
+    the flag is the reliable path; a second signal of the same kind gets the
+    previous handler. SIGTERM, as sent by ``kill`` or a job scheduler, then
+    also ends with a checkpoint and the resume hint instead of Ray's crash report.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     def request_stop(signum, frame):
         search.request_stop()
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
 
-    signal.signal(signal.SIGINT, request_stop)
+    for signum in previous:
+        signal.signal(signum, request_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def resume_config(state: Mapping[str, Any], overrides: Mapping[str, Any]) -> SearchConfig:

@@ -681,6 +681,25 @@ def interrupted_run(workspace):
 
 
 @pytest.mark.slow
+def test_sigterm_stops_with_checkpoint(workspace):
+    if not EVOLVE.exists():
+        pytest.skip(f"the evolve script is not installed next to {sys.executable}")
+    log = workspace / "terminated.log"
+    command = [str(EVOLVE), "run", "demo", "--time-limit", "120", "--out", "terminated", "--no-cache"]
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, cwd=workspace, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        wait_for_text(log, "seeded the population", process, RUN_TIMEOUT)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=RUN_TIMEOUT)
+    text = log.read_text()
+
+    assert process.returncode == 130, text
+    assert "evolve run demo --out terminated --resume" in text
+    assert (workspace / "terminated" / rundir.CHECKPOINT).exists()
+
+
+@pytest.mark.slow
 def test_sigint_exit_code(interrupted_run):
     code, _, stderr, _ = interrupted_run
     assert code == 130, stderr
