@@ -52,6 +52,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
             notices.removeFilter(_is_not_token_notice)
     else:
         logger.info("connecting to the Ray cluster at %s", address)
+        check_reachable(address)
         try:
             ray.init(address=address, **options)
         except (ConnectionError, ValueError, RuntimeError) as error:
@@ -66,3 +67,30 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
     finally:
         ray.shutdown()
         logger.info("Ray shut down")
+
+
+# Seconds to wait for a TCP connection to a cluster's address before ray.init.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast when nothing listens at ``host:port``, where ray.init would retry for minutes.
+
+    Addresses Ray resolves itself (``auto``, ``ray://...``) are left to Ray.
+    """
+    import socket
+
+    from evolve.errors import UserInputError
+
+    host, separator, port = address.rpartition(":")
+    if not separator or "://" in address or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise UserInputError(
+            f"cannot reach the Ray cluster at {address!r}: {error}. "
+            "Check the address printed by `ray start --head`, or omit --address for a local run."
+        ) from error
+

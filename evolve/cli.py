@@ -316,6 +316,10 @@ def _prepare_new_run(args: argparse.Namespace, settings: Mapping[str, str]) -> t
         search_values["budget"] = None
     config = build_config(search_values, _search_flags(args))
     _check_mutator(config.mutator)
+    if args.address:
+        from cluster.session import check_reachable  # imported late: it is needed only with --address
+
+        check_reachable(args.address)
 
     out_dir = Path(args.out) if args.out else _unused_default_run_dir(args.problem)
     runner.prepare_new_run(out_dir)

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -192,6 +193,19 @@ def test_plugin_with_syntax_error(capsys, tmp_path, monkeypatch):
     assert code == 2
     assert "raised SyntaxError at" in err
     assert "Fix the plugin's code" in err
+
+
+def test_unreachable_address_fails_fast(capsys, in_workspace, tmp_path):
+    with socket.socket() as listener:  # bind, then close, so the port is known to be free
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    out = tmp_path / "run"
+
+    code, _, err = cli(capsys, "run", "demo", "--address", f"127.0.0.1:{port}", "--out", out)
+
+    assert code == 2
+    assert f"cannot reach the Ray cluster at '127.0.0.1:{port}'" in err
+    assert not out.exists()
 
 
 def test_rejected_problem_writes_no_run_dir(capsys, tmp_path):
