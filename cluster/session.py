@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 _RAY_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
 _RAY_TOKEN_NOTICE = "Token authentication is enabled"
 
+# Seconds to wait for a TCP connection to a cluster's address before ray.init.
+CONNECT_TIMEOUT_S = 5.0
+
 
 def _is_not_token_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith(_RAY_TOKEN_NOTICE)
@@ -67,10 +70,6 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
     finally:
         ray.shutdown()
         logger.info("Ray shut down")
-
-
-# Seconds to wait for a TCP connection to a cluster's address before ray.init.
-CONNECT_TIMEOUT_S = 5.0
 
 
 def check_reachable(address: str) -> None:

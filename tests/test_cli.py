@@ -11,8 +11,8 @@ import io
 import json
 import math
 import shutil
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
