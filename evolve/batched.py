@@ -359,28 +359,48 @@ class Stream:
     programs_per_shard: int
 
 
+def live_positions(encoded: EncodedBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rows, columns) of the live instructions of the real programs, program by program, in order."""
+    live = live_instructions(encoded)
+    live[encoded.count :] = False
+    return np.nonzero(live)
+
+
+def stream_instructions(encoded: EncodedBatch, rows, columns, output_rows) -> tuple[np.ndarray, np.ndarray]:
+    """Return the stream rows (opcode, three argument rows, destination row) and constants of instructions.
+
+    Args:
+        encoded: the batch.
+        rows, columns: positions of the instructions, from `live_positions`.
+        output_rows: per instruction, the register row its program's output goes to.
+    """
+    last = columns == encoded.lengths[rows] - 1
+    instructions = np.empty((len(rows), 5), dtype=np.int32)
+    instructions[:, 0] = encoded.opcodes[rows, columns]
+    instructions[:, 1:4] = encoded.args[rows, columns]
+    instructions[:, 4] = np.where(last, output_rows, encoded.n_inputs + columns)
+    return instructions, encoded.constants[rows, columns]
+
+
 def build_stream(encoded: EncodedBatch, shards: int = 1) -> Stream:
     """Lay out the live instructions of ``encoded`` as ``shards`` instruction streams."""
     size, length = encoded.opcodes.shape
     if size % shards:
         raise ValueError(f"batch size {size} is not a multiple of shards={shards}.")
     per_shard = size // shards
-    live = live_instructions(encoded)
-    live[encoded.count :] = False
+    rows, columns = live_positions(encoded)
     output_base = encoded.n_inputs + length
 
     instructions = np.zeros((shards, per_shard * length, 5), dtype=np.int32)
     constants = np.zeros((shards, per_shard * length), dtype=np.float64)
     counts = np.zeros(shards, dtype=np.int32)
     for shard in range(shards):
-        local, column = np.nonzero(live[shard * per_shard : (shard + 1) * per_shard])
-        row = local + shard * per_shard
-        last = column == encoded.lengths[row] - 1
-        count = len(row)
-        instructions[shard, :count, 0] = encoded.opcodes[row, column]
-        instructions[shard, :count, 1:4] = encoded.args[row, column]
-        instructions[shard, :count, 4] = np.where(last, output_base + local, encoded.n_inputs + column)
-        constants[shard, :count] = encoded.constants[row, column]
+        mine = rows // per_shard == shard
+        local = rows[mine] - shard * per_shard
+        count = int(mine.sum())
+        instructions[shard, :count], constants[shard, :count] = stream_instructions(
+            encoded, rows[mine], columns[mine], output_base + local
+        )
         counts[shard] = count
     return Stream(instructions, constants, counts, length, per_shard)
 

@@ -57,10 +57,7 @@ def build_tangent_stream(encoded: EncodedBatch, slots: np.ndarray) -> TangentStr
             constant of each program, -1 for an unused slot.
     """
     size, length = encoded.opcodes.shape
-    live = batched.live_instructions(encoded)
-    live[encoded.count :] = False
-    # np.nonzero walks row by row, so each program's instructions stay in order.
-    row, column = np.nonzero(live)
+    row, column = batched.live_positions(encoded)
     count = len(row)
     capacity = size * length
 
@@ -68,13 +65,11 @@ def build_tangent_stream(encoded: EncodedBatch, slots: np.ndarray) -> TangentStr
     program_rows, slot_numbers = np.nonzero(slots >= 0)
     slot_of[program_rows, slots[program_rows, slot_numbers]] = slot_numbers
 
-    last = column == encoded.lengths[row] - 1
     instructions = np.zeros((capacity, 5), dtype=np.int32)
-    instructions[:count, 0] = encoded.opcodes[row, column]
-    instructions[:count, 1:4] = encoded.args[row, column]
-    instructions[:count, 4] = np.where(last, encoded.n_inputs + length + row, encoded.n_inputs + column)
     constants = np.zeros(capacity, dtype=np.float64)
-    constants[:count] = encoded.constants[row, column]
+    instructions[:count], constants[:count] = batched.stream_instructions(
+        encoded, row, column, encoded.n_inputs + length + row
+    )
     programs = np.zeros(capacity, dtype=np.int32)
     programs[:count] = row
     stream_slots = np.full(capacity, -1, dtype=np.int32)
