@@ -51,7 +51,7 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def run_seed(problem, seed: int, seconds: float) -> dict:
-    """Run the seed program once with random seed ``seed``; return its verified value or failure."""
+    """Run the seed program once with random seed ``seed`` and return its verified value or failure."""
     program = PythonProgram(problem.seed_source())
     arguments = {**problem.run_arguments(program), "seed": seed, "time_budget": seconds}
     limits = SandboxLimits(timeout_s=seconds + problem.settings["timeout_grace"] + 30.0, memory_mb=problem.settings["memory_mb"])

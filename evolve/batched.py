@@ -546,7 +546,7 @@ def device_memory_bytes(device=None) -> int:
 
 @functools.cache
 def _memory_bytes(device) -> int:
-    # A device's memory does not change while the process runs, and every launch asks.
+    # A device's memory does not change while the process runs, and every launch reads it.
     stats = device.memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])

@@ -600,12 +600,12 @@ def _verify_file(path: Path) -> int:
         name, settings = str(data["problem"]), dict(data.get("settings") or {})
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserInputError(
-            f"{str(path)!r} is neither a run directory nor a JSON file with a 'problem' field ({error}); "
-            "pass a run's --out folder or its best_construction.json."
+            f"{str(path)!r} is neither a run directory nor a JSON file with a 'problem' field ({error}). "
+            "Pass a run's --out folder or its best_construction.json."
         ) from error
     problem = registry.create_problem(name, settings, search_paths=[Path.cwd()])
     if not hasattr(problem, "verify_file"):
-        raise UserInputError(f"problem {name!r} cannot verify a single file; pass the run directory instead.")
+        raise UserInputError(f"problem {name!r} cannot verify a single file. Pass the run directory instead.")
     verification = problem.verify_file(path)
     print_table(["file", "ok", "message"], [[str(path), "yes" if verification.ok else "NO", verification.message]], "Verification")
     return EXIT_OK if verification.ok else EXIT_FAILED

@@ -143,8 +143,8 @@ def load_config_file(path: str | Path) -> tuple[dict, dict]:
     for table in ("search", "problem"):
         if not isinstance(data.get(table, {}), dict):
             raise UserInputError(
-                f"config file {str(path)!r} sets {table} = {data[table]!r}; "
-                f"write a table instead, [{table}] followed by key = value lines."
+                f"config file {str(path)!r} sets {table} = {data[table]!r}. "
+                f"Write a table instead, [{table}] followed by key = value lines."
             )
     search = dict(data.get("search", {}))
     fields = {f.name for f in dataclasses.fields(SearchConfig)}

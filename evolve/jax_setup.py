@@ -39,7 +39,7 @@ def default_cache_dir() -> Path | None:
 
 
 def configure() -> None:
-    """Turn on float64 support and the persistent compilation cache; safe to call more than once."""
+    """Turn on float64 support and the persistent compilation cache. Calling it again changes nothing."""
     jax.config.update("jax_enable_x64", True)
     if jax.config.jax_compilation_cache_dir:
         return
@@ -50,7 +50,7 @@ def configure() -> None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         logger.warning(
-            "JAX compilation cache turned off: cannot create %s (%s); set %s to a writable folder or to off",
+            "JAX compilation cache turned off: cannot create %s (%s). Set %s to a writable folder or to off",
             directory, error, CACHE_ENVIRONMENT_VARIABLE,
         )
         return

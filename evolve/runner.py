@@ -37,7 +37,7 @@ def prepare_new_run(out_dir: Path) -> Path:
 
 
 def _restore(search: Search, state: Mapping[str, Any], out_dir: Path) -> None:
-    """Restore a checkpoint into ``search``; a malformed one is the user's input error."""
+    """Restore a checkpoint into ``search``, raising UserInputError for a damaged one."""
     try:
         restore_search(search, state)
     except UserInputError:
@@ -95,7 +95,7 @@ def _stop_on_interrupt(search: Search):
     """Turn the first Ctrl-C (SIGINT) or SIGTERM into a request to stop after the current generation.
 
     A KeyboardInterrupt raised inside a blocking Ray call can be lost there, so
-    the flag is the reliable path; a second signal of the same kind gets the
+    the flag is the reliable path. A second signal of the same kind gets the
     previous handler. SIGTERM, as sent by ``kill`` or a job scheduler, then
     also ends with a checkpoint and the resume hint instead of Ray's crash report.
     """

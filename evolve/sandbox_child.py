@@ -77,10 +77,10 @@ def _pack_extension(value: Any) -> Any:
 def _unpack(data: bytes, depth: int = 0) -> Any:
     """Decode bytes written by `_pack`.
 
-    Each extension value (a tuple, an array) is decoded by a nested call, so
-    ``depth`` counts them; a value nested deeper than `_MAX_EXTENSION_DEPTH` is
-    rejected, because about 200 nested tuples overflow the C stack and kill the
-    decoding process.
+    Each extension value (a tuple, an array) is decoded by a nested call, and
+    ``depth`` counts these calls. A value nested deeper than
+    `_MAX_EXTENSION_DEPTH` raises ValueError, because about 200 nested tuples
+    overflow the C stack and kill the decoding process.
     """
     import msgpack
 

@@ -126,7 +126,7 @@ def _branches(theta, n_points: int):
 
 
 def outputs_and_jacobians(stream_arrays, count, theta, inputs_t, length: int, size: int):
-    """Run the stream; return each program's outputs and Jacobian.
+    """Run the stream and return each program's outputs and Jacobian.
 
     Pure and traceable; ``jit`` a caller with ``length`` and ``size`` static.
 

@@ -379,7 +379,7 @@ def test_fit_constants_first_instruction_constant(strategy):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_fit_constants_one_compile_per_length_bucket(strategy):
+def test_fit_compiles_once_per_bucket(strategy):
     # 41 points give a shape that no other test fits on.
     inputs = RNG.uniform(-1, 1, size=(41, N_INPUTS))
     targets = inputs[:, 0] * 1.5

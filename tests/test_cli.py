@@ -237,7 +237,7 @@ def test_relative_data_path_stored_absolute(tmp_path, monkeypatch):
         ("[search]\nbudget = 1.5\n", "invalid budget 1.5: expected an integer"),
         ('[search]\nbudget = "abc"\n', "invalid budget 'abc': expected an integer"),
         ("[search]\nuse_cache = 1\n", "invalid use_cache 1: expected true or false"),
-        ("search = 5\n", "write a table instead, [search]"),
+        ("search = 5\n", "Write a table instead, [search]"),
     ],
 )
 def test_config_wrong_types(capsys, in_workspace, tmp_path, text, expected):

@@ -634,7 +634,7 @@ def test_deeply_nested_tuples_fail_cleanly():
     assert "nested deeper than 64" in result.reason
 
 
-def test_nested_tuples_within_limit_round_trip():
+def test_nested_tuples_round_trip():
     source = "def main():\n    value = ()\n    for _ in range(60):\n        value = (value,)\n    return value\n"
 
     result = run(source)

@@ -203,7 +203,7 @@ def _check_magnitudes(path: Path, header: list[str], data: np.ndarray) -> None:
     for name, value in zip(header, largest):
         if value > MAX_MAGNITUDE:
             raise UserInputError(
-                f"column {name!r} of {_quoted(path)} holds values up to {value:.3g}, whose squared errors "
+                f"column {name!r} of {_quoted(path)} contains values up to {value:.3g}, whose squared errors "
                 f"overflow float64. Rescale the column below {MAX_MAGNITUDE:.0e} (divide it by a power of 10)."
             )
 

@@ -36,9 +36,10 @@ FIT_MIN_CONSTANTS = 4
 
 def _fit_one(opcodes, args, constants, slots, inputs, targets, iterations):
     """Fit the constants at positions ``slots`` of one program; return (constants, mse)."""
-    # slots has a fixed size; -1 marks an unused slot. Unused slots read constant 0
-    # (their gradient is masked out below) and write out of bounds, where the
-    # scatter drops them: writing index 0 as well would race with a used slot 0.
+    # slots has a fixed size, and -1 marks an unused slot. Unused slots read
+    # constant 0 (their gradient is masked out below) and write out of bounds,
+    # where the scatter drops them. Writing index 0 instead would collide with a
+    # used slot 0 and undo its fit.
     used = slots >= 0
     index = jnp.where(used, slots, 0)
     target = jnp.where(used, slots, constants.shape[0])
@@ -88,7 +89,7 @@ def _fit_batch(opcodes, args, constants, slots, inputs, targets, iterations):
 
 
 def _lm_update(theta, damping, loss, residual, jacobian, used, evaluate):
-    """Take one damped Gauss-Newton step per program; keep it where the loss falls."""
+    """Take one damped Gauss-Newton step per program and keep it where the loss falls."""
     gradient = jnp.einsum("npk,np->nk", jacobian, residual)
     hessian = jnp.einsum("npk,npl->nkl", jacobian, jacobian)
     scale = jnp.diagonal(hessian, axis1=1, axis2=2) + 1e-12
