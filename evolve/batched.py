@@ -29,7 +29,6 @@ reference interpreter.
 import collections
 import dataclasses
 import functools
-import itertools
 import logging
 import operator
 import os
@@ -40,8 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evolve import cpu_math, jax_setup
-from evolve.ops import OPS
+from evolve import cpu_math, jax_setup, subexpressions
+from evolve.ops import MAX_ARITY, OPCODE, OPCODES, OPS
+from evolve.subexpressions import ARITY
 from evolve.program import Program
 
 logger = logging.getLogger(__name__)
@@ -50,14 +50,6 @@ logger = logging.getLogger(__name__)
 # that search float32 programs pass float32 inputs explicitly.
 jax_setup.configure()
 
-# Opcodes: the registry's ops plus the padding op. Order is part of the encoding.
-OPCODES: tuple[str, ...] = (
-    "copy", "const", "add", "sub", "mul", "div", "neg", "square",
-    "sqrt", "exp", "log", "sin", "cos", "fma",
-)  # fmt: skip
-OPCODE = {name: i for i, name in enumerate(OPCODES)}
-MAX_ARITY = 3
-ARITY = np.array([1 if name == "copy" else OPS[name].arity for name in OPCODES], dtype=np.int32)
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_MAX_BATCH = 16384
@@ -65,6 +57,10 @@ DEFAULT_MAX_BATCH = 16384
 # problem's own arrays need the rest.
 DEFAULT_MEMORY_FRACTION = 0.5
 STRATEGIES = ("stream", "vmap")
+
+# Shared register rows of the stream interpreter per program of a shard: room
+# for every output and as many values that several programs read.
+SHARED_ROWS_PER_PROGRAM = 2
 
 # Points per block of the stream interpreter: one register row of a block stays
 # in the L1/L2 cache (8 KiB in float32, 16 KiB in float64).
@@ -188,31 +184,17 @@ def _scatter(programs, lengths, too_long, shape) -> tuple[np.ndarray, np.ndarray
     return opcodes, arg_array, constants
 
 
-_GET_INSTRUCTIONS = operator.attrgetter("instructions")
-_GET_OP = operator.attrgetter("op")
-_GET_ARGS = operator.attrgetter("args")
-_GET_VALUE = operator.attrgetter("value")
+_GET_CODE = operator.attrgetter("code")
+_GET_CODE_CONSTANTS = operator.attrgetter("code_constants")
 
 
 def _flatten(programs: Sequence[Program]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return opcodes, padded arguments and constants of all instructions, in order."""
-    # map() with attrgetter keeps the per-instruction work in C; this loop is
-    # most of the host-side cost of a launch.
-    instructions = list(itertools.chain.from_iterable(map(_GET_INSTRUCTIONS, programs)))
-    total = len(instructions)
-    codes = np.fromiter(map(OPCODE.__getitem__, map(_GET_OP, instructions)), dtype=np.int32, count=total)
-    values = np.fromiter(map(_GET_VALUE, instructions), dtype=np.float64, count=total)
-    flat_args = np.fromiter(itertools.chain.from_iterable(map(_GET_ARGS, instructions)), dtype=np.int32)
-
-    # Arguments are stored back to back; scatter each instruction's into its row.
-    arity = ARITY[codes]
-    offsets = np.cumsum(arity) - arity
-    args = np.zeros((total, MAX_ARITY), dtype=np.int32)
-    for j in range(MAX_ARITY):
-        has = arity > j
-        args[has, j] = flat_args[offsets[has] + j]
-    values = np.where(codes == OPCODE["const"], values, 0.0)
-    return codes, args, values
+    # Each program packed its instructions when it was created; joining the
+    # bytes reads a whole batch without visiting an instruction object.
+    code = np.frombuffer(b"".join(map(_GET_CODE, programs)), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
+    constants = np.frombuffer(b"".join(map(_GET_CODE_CONSTANTS, programs)), dtype=np.float64)
+    return code[:, 0], code[:, 1:], constants
 
 
 def _out_of_range(constants: np.ndarray, dtype) -> np.ndarray:
@@ -337,26 +319,38 @@ def run_batch(opcodes, args, constants, inputs):
 
 @dataclasses.dataclass(frozen=True)
 class Stream:
-    """The live instructions of a batch as flat per-shard streams.
+    """The instructions of a batch that compute distinct live values, as flat per-shard streams.
 
     Register rows of a shard: the inputs, one work row per program register
     (reused by every program, since a program only reads registers it wrote),
-    and one output row per program of the shard.
+    and ``programs_per_shard * SHARED_ROWS_PER_PROGRAM`` shared rows for the
+    values that outlive their program: outputs, and values other programs read.
 
     Attributes:
         instructions: int32, shape (shards, capacity, 5): opcode, three argument
             rows, destination row.
         constants: float64, shape (shards, capacity).
         counts: int32, shape (shards,); instructions used in each stream.
+        outputs: int32, shape (shards, programs_per_shard); the row that holds
+            each program's output after the stream ran.
         length: the batch's length bucket (work rows).
-        programs_per_shard: output rows per shard.
+        programs_per_shard: programs of each shard, padding included.
+        live: live instructions of the real programs.
+        computed: instructions in the streams; ``live - computed`` were shared.
     """
 
     instructions: np.ndarray
     constants: np.ndarray
     counts: np.ndarray
+    outputs: np.ndarray
     length: int
     programs_per_shard: int
+    live: int
+    computed: int
+
+    @property
+    def shared_rows(self) -> int:
+        return self.programs_per_shard * SHARED_ROWS_PER_PROGRAM
 
 
 def live_positions(encoded: EncodedBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -382,27 +376,80 @@ def stream_instructions(encoded: EncodedBatch, rows, columns, output_rows) -> tu
     return instructions, encoded.constants[rows, columns]
 
 
-def build_stream(encoded: EncodedBatch, shards: int = 1) -> Stream:
-    """Lay out the live instructions of ``encoded`` as ``shards`` instruction streams."""
+def build_stream(encoded: EncodedBatch, shards: int = 1, share: bool = True) -> Stream:
+    """Lay out the live instructions of ``encoded`` as ``shards`` instruction streams.
+
+    Args:
+        encoded: the batch.
+        shards: streams to split the programs over, in contiguous groups.
+        share: compute each distinct value of a shard once (see
+            ``evolve.subexpressions``); False computes every live instruction.
+    """
     size, length = encoded.opcodes.shape
     if size % shards:
         raise ValueError(f"batch size {size} is not a multiple of shards={shards}.")
     per_shard = size // shards
-    rows, columns = live_positions(encoded)
-    output_base = encoded.n_inputs + length
+    live = live_instructions(encoded)
+    live[encoded.count :] = False
+    groups = np.arange(size) // per_shard
+    shared = subexpressions.share_values(
+        encoded.opcodes, encoded.args, encoded.constants, live, encoded.n_inputs, groups, share
+    )
+    layout = _register_rows(encoded, shared, groups, shards, per_shard)
+    if layout is None:
+        # More shared values than shared rows in some shard: share nothing; outputs alone always fit.
+        shared = subexpressions.share_values(
+            encoded.opcodes, encoded.args, encoded.constants, live, encoded.n_inputs, groups, share=False
+        )
+        layout = _register_rows(encoded, shared, groups, shards, per_shard)
+    destination, outputs = layout
+
+    runs = np.flatnonzero(shared.runs)
+    shard = groups[shared.rows[runs]]
+    counts = np.bincount(shard, minlength=shards)
+    position = np.arange(len(runs)) - (np.cumsum(counts) - counts)[shard]
+    row_of_value = np.concatenate([np.arange(encoded.n_inputs), destination])
+    rows, columns = shared.rows[runs], shared.columns[runs]
 
     instructions = np.zeros((shards, per_shard * length, 5), dtype=np.int32)
     constants = np.zeros((shards, per_shard * length), dtype=np.float64)
-    counts = np.zeros(shards, dtype=np.int32)
-    for shard in range(shards):
-        mine = rows // per_shard == shard
-        local = rows[mine] - shard * per_shard
-        count = int(mine.sum())
-        instructions[shard, :count], constants[shard, :count] = stream_instructions(
-            encoded, rows[mine], columns[mine], output_base + local
-        )
-        counts[shard] = count
-    return Stream(instructions, constants, counts, length, per_shard)
+    instructions[shard, position, 0] = encoded.opcodes[rows, columns]
+    instructions[shard, position, 1:4] = row_of_value[shared.values[runs]]
+    instructions[shard, position, 4] = destination[runs]
+    constants[shard, position] = encoded.constants[rows, columns]
+    return Stream(
+        instructions, constants, counts.astype(np.int32), outputs.reshape(shards, per_shard),
+        length, per_shard, live=len(shared.rows), computed=len(runs),
+    )  # fmt: skip
+
+
+def _register_rows(encoded: EncodedBatch, shared, groups: np.ndarray, shards: int, per_shard: int):
+    """Return the register row of every live value and of every program's output, or None when shared rows overflow.
+
+    A value read only by its own program goes to the work row of its position,
+    which the next program reuses. A value that other programs read, and every
+    output, takes a shared row of its shard.
+    """
+    n_inputs, length = encoded.n_inputs, encoded.opcodes.shape[1]
+    runs = shared.runs
+    reads = (shared.values >= n_inputs) & runs[:, None]
+    source = np.where(reads, shared.values - n_inputs, 0)
+    persistent = np.zeros(len(runs), dtype=bool)
+    persistent[source[reads & (shared.rows[source] != shared.rows[:, None])]] = True
+
+    real = np.arange(encoded.count)
+    output_values = shared.first[shared.number[real, encoded.lengths[real] - 1]]
+    persistent[output_values] = True
+
+    shard = groups[shared.rows]
+    per_shard_count = np.bincount(shard[persistent], minlength=shards)
+    if per_shard_count.max(initial=0) > per_shard * SHARED_ROWS_PER_PROGRAM:
+        return None
+    rank = np.cumsum(persistent) - 1 - (np.cumsum(per_shard_count) - per_shard_count)[shard]
+    destination = np.where(persistent, n_inputs + length + rank, n_inputs + shared.columns)
+    outputs = np.zeros(shards * per_shard, dtype=np.int32)
+    outputs[real] = destination[output_values]
+    return destination, outputs
 
 
 def _stream_branches(n_points: int, dtype):
@@ -425,11 +472,12 @@ def _stream_branches(n_points: int, dtype):
     return [const if name == "const" else op(name) for name in OPCODES]
 
 
-def _run_stream_block(instructions, constants, count, inputs_t, length: int, programs: int):
+def _run_stream_block(instructions, constants, count, outputs, inputs_t, length: int, programs: int):
     """Run one stream on a block of points ``inputs_t`` (n_inputs, points); returns (programs, points)."""
     n_inputs, n_points = inputs_t.shape
     branches = _stream_branches(n_points, inputs_t.dtype)
-    registers = jnp.zeros((n_inputs + length + programs, n_points), inputs_t.dtype)
+    rows = n_inputs + length + programs * SHARED_ROWS_PER_PROGRAM
+    registers = jnp.zeros((rows, n_points), inputs_t.dtype)
     registers = registers.at[:n_inputs].set(inputs_t)
     constants = constants.astype(inputs_t.dtype)
 
@@ -439,14 +487,14 @@ def _run_stream_block(instructions, constants, count, inputs_t, length: int, pro
         return lax.dynamic_update_index_in_dim(registers, value, row[4], axis=0)
 
     registers = lax.fori_loop(0, count, step, registers)
-    return registers[n_inputs + length :]
+    return jnp.take(registers, outputs, axis=0)
 
 
-def _run_stream(instructions, constants, count, inputs_t, length: int, programs: int):
+def _run_stream(instructions, constants, count, outputs, inputs_t, length: int, programs: int):
     """Run one stream on all points, block by block; returns (programs, points)."""
     n_inputs, n_points = inputs_t.shape
     run_block = functools.partial(
-        _run_stream_block, instructions, constants, count, length=length, programs=programs
+        _run_stream_block, instructions, constants, count, outputs, length=length, programs=programs
     )
     if n_points <= STREAM_BLOCK_POINTS:
         return run_block(inputs_t)
@@ -466,15 +514,15 @@ def _squared_error(outputs, targets):
     return jnp.where(finite, mse, jnp.inf)
 
 
-def _stream_outputs(instructions, constants, count, inputs_t, length, programs):
+def _stream_outputs(instructions, constants, count, outputs, inputs_t, length, programs):
     _TRACES[("stream", instructions.shape, inputs_t.shape, str(inputs_t.dtype))] += 1
-    return _run_stream(instructions, constants, count, inputs_t, length, programs)
+    return _run_stream(instructions, constants, count, outputs, inputs_t, length, programs)
 
 
-def _stream_mse(instructions, constants, count, inputs_t, targets, length, programs):
+def _stream_mse(instructions, constants, count, outputs, inputs_t, targets, length, programs):
     _TRACES[("stream-mse", instructions.shape, inputs_t.shape, str(inputs_t.dtype))] += 1
-    outputs = _run_stream(instructions, constants, count, inputs_t, length, programs)
-    return _squared_error(outputs, targets)
+    results = _run_stream(instructions, constants, count, outputs, inputs_t, length, programs)
+    return _squared_error(results, targets)
 
 
 # One compiled function per shape, for one shard; ``_pmapped`` runs one shard
@@ -486,8 +534,8 @@ _stream_mse_jit = jax.jit(_stream_mse, static_argnames=_STATIC)
 
 @functools.cache
 def _pmapped(function, with_targets: bool):
-    in_axes = (0, 0, 0, None, None) if with_targets else (0, 0, 0, None)
-    static = (5, 6) if with_targets else (4, 5)
+    in_axes = (0, 0, 0, 0, None, None) if with_targets else (0, 0, 0, 0, None)
+    static = (6, 7) if with_targets else (5, 6)
     return jax.pmap(function, in_axes=in_axes, static_broadcasted_argnums=static)
 
 
@@ -504,14 +552,14 @@ def _run_stream_batch(encoded: EncodedBatch, inputs: np.ndarray, targets=None) -
     shards = _shard_count(encoded.opcodes.shape[0])
     stream = build_stream(encoded, shards)
     inputs_t = jnp.asarray(np.ascontiguousarray(inputs.T))
-    args = (stream.instructions, stream.constants, stream.counts, inputs_t)
+    args = (stream.instructions, stream.constants, stream.counts, stream.outputs, inputs_t)
     if targets is not None:
         args += (jnp.asarray(targets, dtype=inputs.dtype),)
     static = (stream.length, stream.programs_per_shard)
 
     if shards == 1:
         function = _stream_outputs_jit if targets is None else _stream_mse_jit
-        single_shard = (args[0][0], args[1][0], args[2][0], *args[3:])
+        single_shard = (*(array[0] for array in args[:4]), *args[4:])
         return np.asarray(function(*single_shard, length=static[0], programs=static[1]))
     function = _stream_outputs if targets is None else _stream_mse
     result = np.asarray(_pmapped(function, targets is not None)(*args, *static))
@@ -525,14 +573,14 @@ def bytes_per_program(n_points: int, length: int, n_inputs: int = 1, dtype=np.fl
     """Estimate the device memory one program of a launch needs, in bytes.
 
     The ``vmap`` interpreter keeps every register of every program, about three
-    copies at a time during the loop. The ``stream`` interpreter keeps one output
-    row per program, because work rows are shared, plus five int32 and one
-    float64 per instruction of the stream.
+    copies at a time during the loop. The ``stream`` interpreter keeps
+    ``SHARED_ROWS_PER_PROGRAM`` shared rows per program, because work rows are
+    reused, plus one output row, five int32 and one float64 per instruction.
     """
     itemsize = np.dtype(dtype).itemsize
     if _check_strategy(strategy) == "vmap":
         return 3 * (n_inputs + length) * n_points * itemsize
-    return n_points * itemsize + length * (5 * 4 + 8)
+    return (SHARED_ROWS_PER_PROGRAM + 1) * n_points * itemsize + length * (5 * 4 + 8)
 
 
 def device_memory_bytes(device=None) -> int:

@@ -67,6 +67,12 @@ OPS: dict[str, Op] = {
 
 OP_NAMES: tuple[str, ...] = tuple(OPS)
 
+# Integer codes of the ops in packed programs (``Program.code``). Code 0 is the
+# batched interpreters' padding op, which copies its first argument.
+OPCODES: tuple[str, ...] = ("copy", *OP_NAMES)
+OPCODE: dict[str, int] = {name: i for i, name in enumerate(OPCODES)}
+MAX_ARITY = 3
+
 
 def get_op(name: str) -> Op:
     """Return the op called ``name``.

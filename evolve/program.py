@@ -5,15 +5,21 @@ A program over ``n_inputs`` inputs is a sequence of instructions. Registers
 register ``n_inputs + i`` and reads only registers below its own, so every
 program is a DAG and always runs. The last register is the output. A program
 with no instructions has no output and evaluates to NaN.
+
+Every program also carries its packed code, built once when it is created:
+batched evaluators read the code of thousands of programs in one join instead of
+visiting each instruction object again.
 """
 
 import dataclasses
+import functools
+import struct
 from collections.abc import Sequence
 
 import numpy as np
 import sympy
 
-from evolve.ops import OPS, get_op
+from evolve.ops import MAX_ARITY, OPCODE, OPS, get_op
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,15 +37,51 @@ class Instruction:
     value: float = 0.0
 
 
+# Per op: its code, its arity and the zeros that pad its arguments to MAX_ARITY.
+_PACKING = {name: (OPCODE[name], op.arity, (0,) * (MAX_ARITY - op.arity)) for name, op in OPS.items()}
+# An arity no instruction has, so an unknown op takes the error path.
+_UNKNOWN_OP = (0, -1, ())
+
+
+@functools.cache
+def _packer(width: int, kind: str, count: int) -> struct.Struct:
+    """Return the struct of ``count`` rows of ``width`` native values of type ``kind``."""
+    return struct.Struct(f"{width * count}{kind}")
+
+
+def _constant(instruction: Instruction, index: int) -> float:
+    try:
+        return float(instruction.value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"instruction {index} (const) has value {instruction.value!r}; a constant must be a number."
+        ) from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Program:
-    """A straight-line program; see the module docstring for the register layout."""
+    """A straight-line program; see the module docstring for the register layout.
+
+    Attributes:
+        n_inputs: number of inputs.
+        instructions: the instructions in order.
+        code: the packed instructions, built at creation: per instruction four
+            native int32 values (the ``evolve.ops.OPCODE`` of the op, then its
+            argument registers, unused ones 0).
+        code_constants: per instruction one native float64, the constant of a
+            ``const`` and 0.0 for other ops.
+    """
 
     n_inputs: int
     instructions: tuple[Instruction, ...]
+    code: bytes = dataclasses.field(init=False, repr=False, compare=False)
+    code_constants: bytes = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        self.validate()
+        # Validation visits every instruction anyway, so it packs them on the way.
+        code, constants = self._validate_and_pack()
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "code_constants", constants)
 
     def __len__(self) -> int:
         return len(self.instructions)
@@ -50,21 +92,42 @@ class Program:
 
     def validate(self) -> None:
         """Raise ValueError if an op is unknown or an argument reads a later register."""
+        self._validate_and_pack()
+
+    def _validate_and_pack(self) -> tuple[bytes, bytes]:
         if self.n_inputs < 1:
             raise ValueError(f"n_inputs must be at least 1, got {self.n_inputs}.")
+        code: list[int] = []
+        constants: list[float] = []
         for i, instruction in enumerate(self.instructions):
-            op = get_op(instruction.op)
-            if len(instruction.args) != op.arity:
+            opcode, arity, unused_args = _PACKING.get(instruction.op, _UNKNOWN_OP)
+            args = instruction.args
+            if len(args) != arity:
+                self._raise_invalid(i)
+            for arg in args:
+                if (arg.__class__ is not int and not isinstance(arg, np.integer)) or not 0 <= arg < self.n_inputs + i:
+                    self._raise_invalid(i)
+            code.append(opcode)
+            code.extend(args)
+            code.extend(unused_args)
+            constants.append(_constant(instruction, i) if arity == 0 else 0.0)
+        count = len(self.instructions)
+        return _packer(MAX_ARITY + 1, "i", count).pack(*code), _packer(1, "d", count).pack(*constants)
+
+    def _raise_invalid(self, index: int) -> None:
+        instruction = self.instructions[index]
+        op = get_op(instruction.op)
+        if len(instruction.args) != op.arity:
+            raise ValueError(
+                f"instruction {index} ({instruction.op}) has {len(instruction.args)} "
+                f"arguments, expected {op.arity}."
+            )
+        for arg in instruction.args:
+            if (arg.__class__ is not int and not isinstance(arg, np.integer)) or not 0 <= arg < self.n_inputs + index:
                 raise ValueError(
-                    f"instruction {i} ({instruction.op}) has {len(instruction.args)} "
-                    f"arguments, expected {op.arity}."
+                    f"instruction {index} ({instruction.op}) reads register {arg!r}; "
+                    f"only registers 0..{self.n_inputs + index - 1} exist before it."
                 )
-            for arg in instruction.args:
-                if not isinstance(arg, (int, np.integer)) or not 0 <= arg < self.n_inputs + i:
-                    raise ValueError(
-                        f"instruction {i} ({instruction.op}) reads register {arg}; "
-                        f"only registers 0..{self.n_inputs + i - 1} exist before it."
-                    )
 
     # Constants.
 
