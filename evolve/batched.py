@@ -12,12 +12,12 @@ Two interpreters run the encoding, with the op semantics of ``evolve.ops``:
   program with ``lax.switch`` per instruction, and ``jax.vmap`` maps it over
   the batch. Under ``vmap`` the switch becomes a select, so every instruction
   computes all 14 ops; a GPU has the arithmetic to spare.
-- ``stream`` (CPU): the live instructions of all programs form one flat stream
-  that a ``fori_loop`` runs in order, each step a real ``lax.switch`` branch that
-  computes a single op on all points. Dead code and length padding cost nothing,
-  and sine, cosine and the float64 logarithm use the vectorizable forms of
-  ``evolve.cpu_math`` because XLA's CPU versions are 1.5-4.5 times slower.
-  With several CPU devices (``jax_num_cpu_devices``) the stream is split across them.
+- ``stream`` (CPU, ``evolve.stream``): the live instructions of all programs
+  form one flat stream per CPU device that a ``fori_loop`` runs in order, each
+  step a real ``lax.switch`` branch that computes a single op on all points.
+  Dead code and length padding cost nothing, each distinct value of a launch is
+  computed once, and sine, cosine and the float64 logarithm use the vectorizable
+  forms of ``evolve.cpu_math`` because XLA's CPU versions are 1.5-4.5 times slower.
 
 Bad programs never crash a batch or affect other programs. An empty program,
 one longer than ``max_length`` and one with a constant beyond the evaluation
@@ -37,12 +37,11 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from evolve import cpu_math, jax_setup, subexpressions
-from evolve.ops import MAX_ARITY, OPCODE, OPCODES, OPS
-from evolve.subexpressions import ARITY
+from evolve import jax_ops, jax_setup, stream
+from evolve.ops import MAX_ARITY, OPCODE, OPCODES
 from evolve.program import Program
+from evolve.subexpressions import ARITY
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +57,13 @@ DEFAULT_MAX_BATCH = 16384
 DEFAULT_MEMORY_FRACTION = 0.5
 STRATEGIES = ("stream", "vmap")
 
-# Shared register rows of the stream interpreter per program of a shard: room
-# for every output and as many values that several programs read.
-SHARED_ROWS_PER_PROGRAM = 2
-
-# Points per block of the stream interpreter: one register row of a block stays
-# in the L1/L2 cache (8 KiB in float32, 16 KiB in float64).
-STREAM_BLOCK_POINTS = 2048
-
 # Trace counts per interpreter and shape; a trace is followed by a compilation.
 _TRACES: collections.Counter = collections.Counter()
 
 
 def trace_counts() -> dict:
-    """Return how often each interpreter was traced, keyed by (name, shapes, dtype)."""
-    return dict(_TRACES)
+    """Return how often each interpreter was traced, keyed by (name, shapes, dtype, ...)."""
+    return {**_TRACES, **stream.TRACES}
 
 
 # ---------------------------------------------------------------- encoding
@@ -244,31 +235,7 @@ def live_instructions(encoded: EncodedBatch) -> np.ndarray:
     return live[:, n_inputs:]
 
 
-# ---------------------------------------------------------------- op table
-
-# Each op as f(a, b, c) on equal-shaped arrays; const is handled by the callers.
-_OP_FUNCTIONS = {
-    "copy": lambda a, b, c: a,
-    "add": lambda a, b, c: a + b,
-    "sub": lambda a, b, c: a - b,
-    "mul": lambda a, b, c: a * b,
-    "div": lambda a, b, c: a / b,
-    "neg": lambda a, b, c: -a,
-    "square": lambda a, b, c: a * a,
-    "sqrt": lambda a, b, c: jnp.sqrt(a),
-    "exp": lambda a, b, c: jnp.exp(a),
-    "log": lambda a, b, c: jnp.log(a),
-    "sin": lambda a, b, c: jnp.sin(a),
-    "cos": lambda a, b, c: jnp.cos(a),
-    "fma": lambda a, b, c: a * b + c,
-}
-
-_FAST_CPU_FUNCTIONS = {
-    **_OP_FUNCTIONS,
-    "log": lambda a, b, c: cpu_math.fast_log(a),
-    "sin": lambda a, b, c: cpu_math.fast_sin_or_cos(a, cosine=False),
-    "cos": lambda a, b, c: cpu_math.fast_sin_or_cos(a, cosine=True),
-}
+# ---------------------------------------------------------------- vmap interpreter
 
 
 def _branches():
@@ -277,13 +244,11 @@ def _branches():
         return jnp.full_like(a, k)
 
     def op(name):
-        function = _OP_FUNCTIONS[name]
+        function = jax_ops.OP_FUNCTIONS[name]
         return lambda a, b, c, k: function(a, b, c)
 
     return [const if name == "const" else op(name) for name in OPCODES]
 
-
-# ---------------------------------------------------------------- vmap interpreter
 
 
 def run_program(opcodes, args, constants, inputs):
@@ -317,42 +282,6 @@ def run_batch(opcodes, args, constants, inputs):
 # ---------------------------------------------------------------- stream interpreter
 
 
-@dataclasses.dataclass(frozen=True)
-class Stream:
-    """The instructions of a batch that compute distinct live values, as flat per-shard streams.
-
-    Register rows of a shard: the inputs, one work row per program register
-    (reused by every program, since a program only reads registers it wrote),
-    and ``programs_per_shard * SHARED_ROWS_PER_PROGRAM`` shared rows for the
-    values that outlive their program: outputs, and values other programs read.
-
-    Attributes:
-        instructions: int32, shape (shards, capacity, 5): opcode, three argument
-            rows, destination row.
-        constants: float64, shape (shards, capacity).
-        counts: int32, shape (shards,); instructions used in each stream.
-        outputs: int32, shape (shards, programs_per_shard); the row that holds
-            each program's output after the stream ran.
-        length: the batch's length bucket (work rows).
-        programs_per_shard: programs of each shard, padding included.
-        live: live instructions of the real programs.
-        computed: instructions in the streams; ``live - computed`` were shared.
-    """
-
-    instructions: np.ndarray
-    constants: np.ndarray
-    counts: np.ndarray
-    outputs: np.ndarray
-    length: int
-    programs_per_shard: int
-    live: int
-    computed: int
-
-    @property
-    def shared_rows(self) -> int:
-        return self.programs_per_shard * SHARED_ROWS_PER_PROGRAM
-
-
 def live_positions(encoded: EncodedBatch) -> tuple[np.ndarray, np.ndarray]:
     """Return (rows, columns) of the live instructions of the real programs, program by program, in order."""
     live = live_instructions(encoded)
@@ -376,194 +305,11 @@ def stream_instructions(encoded: EncodedBatch, rows, columns, output_rows) -> tu
     return instructions, encoded.constants[rows, columns]
 
 
-def build_stream(encoded: EncodedBatch, shards: int = 1, share: bool = True) -> Stream:
-    """Lay out the live instructions of ``encoded`` as ``shards`` instruction streams.
-
-    Args:
-        encoded: the batch.
-        shards: streams to split the programs over, in contiguous groups.
-        share: compute each distinct value of a shard once (see
-            ``evolve.subexpressions``); False computes every live instruction.
-    """
-    size, length = encoded.opcodes.shape
-    if size % shards:
-        raise ValueError(f"batch size {size} is not a multiple of shards={shards}.")
-    per_shard = size // shards
-    live = live_instructions(encoded)
-    live[encoded.count :] = False
-    groups = np.arange(size) // per_shard
-    shared = subexpressions.share_values(
-        encoded.opcodes, encoded.args, encoded.constants, live, encoded.n_inputs, groups, share
-    )
-    layout = _register_rows(encoded, shared, groups, shards, per_shard)
-    if layout is None:
-        # More shared values than shared rows in some shard: share nothing; outputs alone always fit.
-        shared = subexpressions.share_values(
-            encoded.opcodes, encoded.args, encoded.constants, live, encoded.n_inputs, groups, share=False
-        )
-        layout = _register_rows(encoded, shared, groups, shards, per_shard)
-    destination, outputs = layout
-
-    runs = np.flatnonzero(shared.runs)
-    shard = groups[shared.rows[runs]]
-    counts = np.bincount(shard, minlength=shards)
-    position = np.arange(len(runs)) - (np.cumsum(counts) - counts)[shard]
-    row_of_value = np.concatenate([np.arange(encoded.n_inputs), destination])
-    rows, columns = shared.rows[runs], shared.columns[runs]
-
-    instructions = np.zeros((shards, per_shard * length, 5), dtype=np.int32)
-    constants = np.zeros((shards, per_shard * length), dtype=np.float64)
-    instructions[shard, position, 0] = encoded.opcodes[rows, columns]
-    instructions[shard, position, 1:4] = row_of_value[shared.values[runs]]
-    instructions[shard, position, 4] = destination[runs]
-    constants[shard, position] = encoded.constants[rows, columns]
-    return Stream(
-        instructions, constants, counts.astype(np.int32), outputs.reshape(shards, per_shard),
-        length, per_shard, live=len(shared.rows), computed=len(runs),
-    )  # fmt: skip
-
-
-def _register_rows(encoded: EncodedBatch, shared, groups: np.ndarray, shards: int, per_shard: int):
-    """Return the register row of every live value and of every program's output, or None when shared rows overflow.
-
-    A value read only by its own program goes to the work row of its position,
-    which the next program reuses. A value that other programs read, and every
-    output, takes a shared row of its shard.
-    """
-    n_inputs, length = encoded.n_inputs, encoded.opcodes.shape[1]
-    runs = shared.runs
-    reads = (shared.values >= n_inputs) & runs[:, None]
-    source = np.where(reads, shared.values - n_inputs, 0)
-    persistent = np.zeros(len(runs), dtype=bool)
-    persistent[source[reads & (shared.rows[source] != shared.rows[:, None])]] = True
-
-    real = np.arange(encoded.count)
-    output_values = shared.first[shared.number[real, encoded.lengths[real] - 1]]
-    persistent[output_values] = True
-
-    shard = groups[shared.rows]
-    per_shard_count = np.bincount(shard[persistent], minlength=shards)
-    if per_shard_count.max(initial=0) > per_shard * SHARED_ROWS_PER_PROGRAM:
-        return None
-    rank = np.cumsum(persistent) - 1 - (np.cumsum(per_shard_count) - per_shard_count)[shard]
-    destination = np.where(persistent, n_inputs + length + rank, n_inputs + shared.columns)
-    outputs = np.zeros(shards * per_shard, dtype=np.int32)
-    outputs[real] = destination[output_values]
-    return destination, outputs
-
-
-def _stream_branches(n_points: int, dtype):
-    def const(registers, row, k):
-        return jnp.full((n_points,), k, dtype)
-
-    def op(name):
-        function = _FAST_CPU_FUNCTIONS[name]
-        arity = int(ARITY[OPCODE[name]])
-
-        def branch(registers, row, k):
-            # Read only the op's arguments, inside the branch, so unused ones
-            # cost nothing and the reads fuse with the op.
-            rows = [lax.dynamic_index_in_dim(registers, row[1 + j], keepdims=False) for j in range(arity)]
-            rows += [None] * (MAX_ARITY - arity)
-            return function(*rows)
-
-        return branch
-
-    return [const if name == "const" else op(name) for name in OPCODES]
-
-
-def _run_stream_block(instructions, constants, count, outputs, inputs_t, length: int, programs: int):
-    """Run one stream on a block of points ``inputs_t`` (n_inputs, points); returns (programs, points)."""
-    n_inputs, n_points = inputs_t.shape
-    branches = _stream_branches(n_points, inputs_t.dtype)
-    rows = n_inputs + length + programs * SHARED_ROWS_PER_PROGRAM
-    registers = jnp.zeros((rows, n_points), inputs_t.dtype)
-    registers = registers.at[:n_inputs].set(inputs_t)
-    constants = constants.astype(inputs_t.dtype)
-
-    def step(t, registers):
-        row = instructions[t]
-        value = lax.switch(row[0], branches, registers, row, constants[t])
-        return lax.dynamic_update_index_in_dim(registers, value, row[4], axis=0)
-
-    registers = lax.fori_loop(0, count, step, registers)
-    return jnp.take(registers, outputs, axis=0)
-
-
-def _run_stream(instructions, constants, count, outputs, inputs_t, length: int, programs: int):
-    """Run one stream on all points, block by block; returns (programs, points)."""
-    n_inputs, n_points = inputs_t.shape
-    run_block = functools.partial(
-        _run_stream_block, instructions, constants, count, outputs, length=length, programs=programs
-    )
-    if n_points <= STREAM_BLOCK_POINTS:
-        return run_block(inputs_t)
-
-    # Zero-padded points compute values that are sliced off below.
-    blocks = -(-n_points // STREAM_BLOCK_POINTS)
-    padded = jnp.pad(inputs_t, ((0, 0), (0, blocks * STREAM_BLOCK_POINTS - n_points)))
-    padded = padded.reshape(n_inputs, blocks, STREAM_BLOCK_POINTS).transpose(1, 0, 2)
-    outputs = lax.map(run_block, padded)
-    return outputs.transpose(1, 0, 2).reshape(programs, -1)[:, :n_points]
-
-
-def _squared_error(outputs, targets):
-    """Return the mean squared error per row; ``inf`` where an output is not finite."""
-    mse = jnp.mean((outputs - targets) ** 2, axis=-1)
-    finite = jnp.all(jnp.isfinite(outputs), axis=-1) & jnp.isfinite(mse)
-    return jnp.where(finite, mse, jnp.inf)
-
-
-def _stream_outputs(instructions, constants, count, outputs, inputs_t, length, programs):
-    _TRACES[("stream", instructions.shape, inputs_t.shape, str(inputs_t.dtype))] += 1
-    return _run_stream(instructions, constants, count, outputs, inputs_t, length, programs)
-
-
-def _stream_mse(instructions, constants, count, outputs, inputs_t, targets, length, programs):
-    _TRACES[("stream-mse", instructions.shape, inputs_t.shape, str(inputs_t.dtype))] += 1
-    results = _run_stream(instructions, constants, count, outputs, inputs_t, length, programs)
-    return _squared_error(results, targets)
-
-
-# One compiled function per shape, for one shard; ``_pmapped`` runs one shard
-# per CPU device.
-_STATIC = ("length", "programs")
-_stream_outputs_jit = jax.jit(_stream_outputs, static_argnames=_STATIC)
-_stream_mse_jit = jax.jit(_stream_mse, static_argnames=_STATIC)
-
-
-@functools.cache
-def _pmapped(function, with_targets: bool):
-    in_axes = (0, 0, 0, 0, None, None) if with_targets else (0, 0, 0, 0, None)
-    static = (6, 7) if with_targets else (5, 6)
-    return jax.pmap(function, in_axes=in_axes, static_broadcasted_argnums=static)
-
-
-def _shard_count(size: int) -> int:
-    """Return the number of CPU devices to split a batch of ``size`` rows over (a power of two)."""
-    devices = jax.local_device_count() if jax.default_backend() == "cpu" else 1
-    shards = 1
-    while shards * 2 <= min(devices, size):
-        shards *= 2
-    return shards
-
-
-def _run_stream_batch(encoded: EncodedBatch, inputs: np.ndarray, targets=None) -> np.ndarray:
-    shards = _shard_count(encoded.opcodes.shape[0])
-    stream = build_stream(encoded, shards)
-    inputs_t = jnp.asarray(np.ascontiguousarray(inputs.T))
-    args = (stream.instructions, stream.constants, stream.counts, stream.outputs, inputs_t)
-    if targets is not None:
-        args += (jnp.asarray(targets, dtype=inputs.dtype),)
-    static = (stream.length, stream.programs_per_shard)
-
-    if shards == 1:
-        function = _stream_outputs_jit if targets is None else _stream_mse_jit
-        single_shard = (*(array[0] for array in args[:4]), *args[4:])
-        return np.asarray(function(*single_shard, length=static[0], programs=static[1]))
-    function = _stream_outputs if targets is None else _stream_mse
-    result = np.asarray(_pmapped(function, targets is not None)(*args, *static))
-    return result.reshape(-1, *result.shape[2:])
+@jax.jit
+def _vmap_mse(opcodes, args, constants, inputs, targets):
+    _TRACES[("vmap-mse", opcodes.shape, inputs.shape, str(inputs.dtype))] += 1
+    outputs = jax.vmap(run_program, in_axes=(0, 0, 0, None))(opcodes, args, constants, inputs)
+    return stream.squared_error(outputs, targets)
 
 
 # ---------------------------------------------------------------- public entry points
@@ -574,13 +320,14 @@ def bytes_per_program(n_points: int, length: int, n_inputs: int = 1, dtype=np.fl
 
     The ``vmap`` interpreter keeps every register of every program, about three
     copies at a time during the loop. The ``stream`` interpreter keeps
-    ``SHARED_ROWS_PER_PROGRAM`` shared rows per program, because work rows are
-    reused, plus one output row, five int32 and one float64 per instruction.
+    ``stream.SHARED_ROWS_PER_PROGRAM`` shared rows per program, because work
+    rows are reused, plus one output row, and per instruction a few dozen bytes
+    of code, stream and layout arrays.
     """
     itemsize = np.dtype(dtype).itemsize
     if _check_strategy(strategy) == "vmap":
         return 3 * (n_inputs + length) * n_points * itemsize
-    return (SHARED_ROWS_PER_PROGRAM + 1) * n_points * itemsize + length * (5 * 4 + 8)
+    return (stream.SHARED_ROWS_PER_PROGRAM + 1) * n_points * itemsize + length * 128
 
 
 def device_memory_bytes(device=None) -> int:
@@ -700,27 +447,7 @@ def evaluate_batch(
     inputs = _check_inputs(programs, inputs, dtype)
     if not programs:
         return np.zeros((0, inputs.shape[0]), dtype=dtype)
-    outputs = []
-    for launch in _launches(programs, max_batch, inputs.shape[0], max_length, dtype, strategy):
-        encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
-        if strategy == "stream":
-            result = _run_stream_batch(encoded, inputs)
-        else:
-            result = run_batch(
-                jnp.asarray(encoded.opcodes),
-                jnp.asarray(encoded.args),
-                jnp.asarray(encoded.constants, dtype=dtype),
-                jnp.asarray(inputs),
-            )
-        outputs.append(np.asarray(result)[: encoded.count])
-    return np.concatenate(outputs)
-
-
-@jax.jit
-def _vmap_mse(opcodes, args, constants, inputs, targets):
-    _TRACES[("vmap-mse", opcodes.shape, inputs.shape, str(inputs.dtype))] += 1
-    outputs = jax.vmap(run_program, in_axes=(0, 0, 0, None))(opcodes, args, constants, inputs)
-    return _squared_error(outputs, targets)
+    return _run_launches(programs, inputs, None, dtype, strategy, max_batch, max_length, min_batch)
 
 
 def mse_batch(
@@ -754,18 +481,18 @@ def mse_batch(
         raise ValueError(f"targets must have shape ({inputs.shape[0]},), got {targets.shape}.")
     if not programs:
         return np.zeros(0, dtype=dtype)
-    losses = []
+    return _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch)
+
+
+def _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch) -> np.ndarray:
+    """Return the outputs (``targets`` None) or the losses of the programs, launch by launch."""
+    results = []
     for launch in _launches(programs, max_batch, inputs.shape[0], max_length, dtype, strategy):
-        encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
         if strategy == "stream":
-            result = _run_stream_batch(encoded, inputs, targets)
-        else:
-            result = _vmap_mse(
-                jnp.asarray(encoded.opcodes),
-                jnp.asarray(encoded.args),
-                jnp.asarray(encoded.constants, dtype=dtype),
-                jnp.asarray(inputs),
-                jnp.asarray(targets),
-            )
-        losses.append(np.asarray(result)[: encoded.count])
-    return np.concatenate(losses)
+            results.append(stream.run(launch, inputs, bucket(len(launch), min_batch), max_length, targets))
+            continue
+        encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
+        arrays = [jnp.asarray(a) for a in (encoded.opcodes, encoded.args, encoded.constants.astype(dtype), inputs)]
+        result = run_batch(*arrays) if targets is None else _vmap_mse(*arrays, jnp.asarray(targets))
+        results.append(np.asarray(result)[: encoded.count])
+    return np.concatenate(results)

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evolve import batched, cpu_math
+from evolve import batched, cpu_math, jax_ops
 from evolve.batched import ARITY, MAX_ARITY, OPCODE, OPCODES, EncodedBatch
 
 
@@ -109,7 +109,7 @@ def _branches(theta, n_points: int):
         return jnp.broadcast_to(column[:, None], (slot_count + 1, n_points))
 
     def op(name):
-        function = batched._FAST_CPU_FUNCTIONS[name]
+        function = jax_ops.FAST_CPU_FUNCTIONS[name]
         rule = _TANGENT_RULES[name]
         arity = int(ARITY[OPCODE[name]])
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cluster import placement
-from evolve import batched
+from evolve import batched, stream
 from evolve.mutation import OpMutator
 from evolve.ops import OP_NAMES, OPS
 from evolve.program import Instruction, Program
@@ -239,10 +239,10 @@ def test_padding_invariance(strategy):
 
 def test_stream_runs_many_points_in_blocks():
     programs = random_programs(50, seed=8)
-    inputs = np.random.default_rng(8).uniform(-3.0, 3.0, size=(batched.STREAM_BLOCK_POINTS * 2 + 5, N_INPUTS))
+    inputs = np.random.default_rng(8).uniform(-3.0, 3.0, size=(stream.BLOCK_POINTS * 2 + 5, N_INPUTS))
 
     blocked = batched.evaluate_batch(programs, inputs, strategy="stream")
-    block = batched.STREAM_BLOCK_POINTS
+    block = stream.BLOCK_POINTS
     pieces = [batched.evaluate_batch(programs, inputs[start : start + block], strategy="stream") for start in (0, block)]
 
     assert blocked.shape == (50, inputs.shape[0])
@@ -424,15 +424,15 @@ def test_fit_constants_unknown_strategy_raises():
 
 
 def test_launches_sized_from_device_memory(monkeypatch):
-    real_encode = batched.encode
+    real_run = stream.run
     sizes = []
 
-    def counting_encode(launch, **kwargs):
+    def counting_run(launch, *args, **kwargs):
         sizes.append(len(launch))
-        return real_encode(launch, **kwargs)
+        return real_run(launch, *args, **kwargs)
 
     monkeypatch.setattr(batched, "choose_batch_size", lambda *args: 16)
-    monkeypatch.setattr(batched, "encode", counting_encode)
+    monkeypatch.setattr(stream, "run", counting_run)
     programs = PROGRAMS[:40]
 
     outputs = batched.evaluate_batch(programs, INPUTS, np.float64)

@@ -1,0 +1,152 @@
+"""Tests of the stream interpreter's layout: packed code, shared subexpressions and their fallbacks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evolve import batched, cpu_math, stream, subexpressions
+from evolve.mutation import OpMutator
+from evolve.ops import OP_NAMES, OPCODE
+from evolve.program import Instruction, Program
+
+N_INPUTS = 2
+INPUTS = np.random.default_rng(3).uniform(-3.0, 3.0, size=(48, N_INPUTS))
+
+
+def siblings(parents: int, children: int, seed: int) -> list[Program]:
+    """Return a population like a search's: parents followed by their mutated children."""
+    rng = np.random.default_rng(seed)
+    mutator = OpMutator(OP_NAMES, N_INPUTS, max_length=24)
+    population = [mutator.random_program(rng, int(rng.integers(4, 20))) for _ in range(parents)]
+    for parent in list(population):
+        population += [mutator.mutate(parent, rng) for _ in range(children)]
+    return population
+
+
+def run(programs, dtype=np.float64, share=True, inputs=INPUTS):
+    size = batched.bucket(len(programs), 8)
+    return stream.run(programs, np.asarray(inputs, dtype=dtype), size, batched.DEFAULT_MAX_LENGTH, share=share)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sharing_gives_the_same_bits_as_computing_everything(dtype):
+    programs = siblings(parents=12, children=10, seed=1)
+
+    shared = run(programs, dtype)
+    unshared = run(programs, dtype, share=False)
+
+    np.testing.assert_array_equal(shared, unshared)
+    live, computed = stream.count_instructions(programs, batched.bucket(len(programs), 8), 256)
+    assert computed < 0.8 * live
+
+
+def test_identical_programs_compute_once_and_both_get_the_output():
+    program = Program(2, (Instruction("mul", (0, 1)), Instruction("sin", (2,))))
+    swapped = Program(2, (Instruction("mul", (1, 0)), Instruction("sin", (2,))))
+    inner = Program(2, (Instruction("mul", (0, 1)),))
+
+    outputs = run([program, swapped, inner])
+
+    expected = np.sin(INPUTS[:, 0] * INPUTS[:, 1])
+    np.testing.assert_allclose(outputs[0], expected, rtol=1e-14)
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+    np.testing.assert_array_equal(outputs[2], INPUTS[:, 0] * INPUTS[:, 1])
+    assert stream.count_instructions([program, swapped, inner], 8, 256) == (5, 2)
+
+
+def test_order_matters_for_sub_and_div():
+    programs = [Program(2, (Instruction(op, args),)) for op in ("sub", "div") for args in ((0, 1), (1, 0))]
+
+    outputs = run(programs)
+
+    a, b = INPUTS[:, 0], INPUTS[:, 1]
+    np.testing.assert_array_equal(outputs, [a - b, b - a, a / b, b / a])
+    assert stream.count_instructions(programs, 8, 256) == (4, 4)
+
+
+def test_constants_share_only_with_equal_bits():
+    programs = [Program(1, (Instruction("const", (), value), Instruction("add", (0, 1)))) for value in (0.0, -0.0, 0.0)]
+
+    assert stream.count_instructions(programs, 8, 256) == (6, 4)
+    outputs = run(programs, inputs=np.array([[-0.0], [1.0]]))
+    assert np.signbit(outputs[1, 0]) and not np.signbit(outputs[0, 0])
+
+
+def test_a_hash_collision_turns_sharing_off(monkeypatch):
+    programs = siblings(parents=4, children=6, seed=2)
+    expected = run(programs, share=False)
+    jax.clear_caches()
+
+    # Every instruction gets the same hash, so the first instruction matches all.
+    monkeypatch.setattr(subexpressions, "structural_hashes", lambda opcodes, *rest: jnp.zeros(opcodes.shape, jnp.uint64))
+    live, computed = stream.count_instructions(programs, 32, 256)
+    outputs = run(programs)
+    jax.clear_caches()
+
+    assert computed == live
+    np.testing.assert_array_equal(outputs, expected)
+
+
+def test_too_many_shared_values_turns_sharing_off():
+    # A sine chain and a cosine chain that every program reads at a different
+    # depth: 16 shared values and 8 outputs, more than 2 shared rows per program.
+    chain = []
+    for i in range(8):
+        chain.append(Instruction("sin", (0 if i == 0 else 2 * i,)))
+        chain.append(Instruction("cos", (1 if i == 0 else 2 * i + 1,)))
+    programs = [Program(2, (*chain[: 2 * k + 2], Instruction("add", (2 + 2 * k, 3 + 2 * k)))) for k in range(8)]
+
+    live, computed = stream.count_instructions(programs, 8, 256)
+    outputs = run(programs)
+
+    assert computed == live
+    np.testing.assert_array_equal(outputs, run(programs, share=False))
+    for program, output in zip(programs, outputs):
+        np.testing.assert_allclose(output, program.evaluate(INPUTS), rtol=1e-13, atol=1e-15)
+
+
+def test_failed_programs_do_not_share_or_poison_others():
+    good = Program(1, (Instruction("exp", (0,)), Instruction("neg", (1,))))
+    huge = Program(1, (Instruction("exp", (0,)), Instruction("const", (), 1e300), Instruction("mul", (1, 2))))
+
+    outputs = run([good, huge, good], dtype=np.float32, inputs=np.array([[0.0], [1.0]]))
+
+    np.testing.assert_allclose(outputs[0], [-1.0, -np.e], rtol=1e-6)
+    assert np.isnan(outputs[1]).all()
+    np.testing.assert_array_equal(outputs[2], outputs[0])
+
+
+def test_packed_code_matches_instructions():
+    program = Program(2, (Instruction("const", (), 2.5), Instruction("fma", (0, 1, 2)), Instruction("sqrt", (3,))))
+
+    code = np.frombuffer(program.code, dtype=np.int32).reshape(-1, 4)
+    constants = np.frombuffer(program.code_constants, dtype=np.float64)
+
+    np.testing.assert_array_equal(code, [[OPCODE["const"], 0, 0, 0], [OPCODE["fma"], 0, 1, 2], [OPCODE["sqrt"], 3, 0, 0]])
+    np.testing.assert_array_equal(constants, [2.5, 0.0, 0.0])
+    assert Program.from_dict(program.to_dict()).code == program.code
+
+
+def test_constant_that_is_not_a_number_is_rejected():
+    with pytest.raises(ValueError, match=r"instruction 0 \(const\) has value 'pi'; a constant must be a number"):
+        Program(1, (Instruction("const", (), "pi"),))
+
+
+@pytest.mark.parametrize("cosine", [False, True])
+def test_float32_sine_and_cosine_within_two_ulps_of_numpy(cosine):
+    rng = np.random.default_rng(4)
+    x = np.concatenate([
+        rng.uniform(-4, 4, 4000), rng.uniform(-1e5, 1e5, 4000), rng.uniform(-1e7, 1e7, 2000),
+        [0.0, -0.0, 2.0**19, -(2.0**19), 3.4e38, np.pi / 2, np.inf, -np.inf, np.nan],
+    ]).astype(np.float32)  # fmt: skip
+
+    got = np.asarray(jax.jit(lambda v: cpu_math.fast_sin_or_cos(v, cosine=cosine))(x))
+
+    with np.errstate(invalid="ignore"):
+        exact = (np.cos if cosine else np.sin)(x.astype(np.float64))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(exact))
+    finite = np.isfinite(exact)
+    ulp = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got[finite] - exact[finite]) / ulp) <= 2.0
