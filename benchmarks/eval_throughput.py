@@ -5,8 +5,10 @@ symbolic regression op set, so every instruction is live and the three
 evaluators do the same work on the same programs:
 
 - JAX: ``evolve.batched.evaluate_batch``, one compiled launch per population,
-  timed from Program objects to NumPy outputs (encoding included). Its
-  compilation is timed separately, once per shape bucket.
+  timed from Program objects to NumPy outputs (joining the packed code
+  included). Its compilation is timed separately, once per shape bucket. In
+  float32 it also runs without shared subexpressions (``share=False``), to show
+  what sharing adds on these populations.
 - NumPy: ``Program.evaluate``, the per-program reference interpreter.
 - gplearn: ``gplearn._program._Program.execute`` on the same trees in prefix
   form. gplearn's div, log and sqrt are its protected versions, and exp and
@@ -166,7 +168,7 @@ def interleaved_best_times(functions: dict, repeats: int) -> dict:
 
 def evaluators(programs, sample, gplearn_sample, inputs) -> dict:
     """Return the timed calls: JAX on the whole population, NumPy and gplearn on the sample."""
-    from evolve import batched
+    from evolve import batched, stream
 
     def numpy_run(dtype):
         def run():
@@ -181,11 +183,13 @@ def evaluators(programs, sample, gplearn_sample, inputs) -> dict:
             for program in gplearn_sample:
                 program.execute(inputs)
 
+    size = batched.bucket(len(programs), 8)
     calls = {"gplearn": gplearn_run}
     for dtype in DTYPES:
         calls[f"numpy_{dtype}"] = numpy_run(dtype)
         calls[f"jax_{dtype}"] = lambda dtype=dtype: batched.evaluate_batch(programs, inputs, dtype)
-        calls[f"encode_{dtype}"] = lambda dtype=dtype: batched.encode(programs, dtype=dtype)
+    calls["jax_float32_unshared"] = lambda: batched.evaluate_batch(programs, inputs, np.float32, share=False)
+    calls["host"] = lambda: stream.pack(programs, size, stream.shard_count(size), batched.DEFAULT_MAX_LENGTH)
     return calls
 
 
@@ -204,6 +208,8 @@ def compile_seconds(programs, inputs) -> dict:
 
 
 def measure(config: dict, functions: dict) -> list[dict]:
+    from evolve import batched, stream
+
     rng = np.random.default_rng(2024)
     inputs = rng.uniform(-2.0, 2.0, size=(POINTS, N_INPUTS))
     rows = []
@@ -220,8 +226,11 @@ def measure(config: dict, functions: dict) -> list[dict]:
             for dtype in DTYPES:
                 row[f"numpy_{dtype}"] = len(sample) / seconds[f"numpy_{dtype}"]
                 row[f"jax_{dtype}"] = population / seconds[f"jax_{dtype}"]
-                row[f"jax_{dtype}_encode_share"] = seconds[f"encode_{dtype}"] / seconds[f"jax_{dtype}"]
+                row[f"jax_{dtype}_host_share"] = seconds["host"] / seconds[f"jax_{dtype}"]
                 row[f"jax_{dtype}_compile_seconds"] = compiled[dtype]
+            row["jax_float32_unshared"] = population / seconds["jax_float32_unshared"]
+            live, computed = stream.count_instructions(programs, batched.bucket(population, 8), batched.DEFAULT_MAX_LENGTH)
+            row["computed_instruction_share"] = computed / live
             rows.append(row)
             print_row(row)
     return rows
@@ -231,10 +240,14 @@ def measure(config: dict, functions: dict) -> list[dict]:
 
 
 def print_header() -> None:
-    print(f"{'pop':>6s} {'len':>4s} | {'programs/s':^52s} | {'JAX f32 speedup':^17s} | {'JAX f64 speedup':^17s}")
+    print(
+        f"{'pop':>6s} {'len':>4s} | {'programs/s':^52s} | {'JAX f32 speedup':^17s} | {'JAX f64 speedup':^17s}"
+        f" | {'':16s} | {'JAX sharing':^21s}"
+    )
     print(
         f"{'':6s} {'':4s} | {'JAX f32':>10s} {'JAX f64':>10s} {'NumPy f32':>10s} {'NumPy f64':>10s} {'gplearn':>8s}"
         f" | {'NumPy':>8s} {'gplearn':>8s} | {'NumPy':>8s} {'gplearn':>8s} | {'G point-op/s f32':>16s}"
+        f" | {'f32 unshared':>12s} {'computed':>8s}"
     )
 
 
@@ -245,7 +258,7 @@ def print_row(row: dict) -> None:
         f"{row['numpy_float32']:10.0f} {row['numpy_float64']:10.0f} {row['gplearn']:8.0f} | "
         f"{row['jax_float32'] / row['numpy_float32']:8.1f} {row['jax_float32'] / row['gplearn']:8.1f} | "
         f"{row['jax_float64'] / row['numpy_float64']:8.1f} {row['jax_float64'] / row['gplearn']:8.1f} | "
-        f"{point_ops:16.2f}",
+        f"{point_ops:16.2f} | {row['jax_float32_unshared']:12.0f} {row['computed_instruction_share']:8.2f}",
         flush=True,
     )
 
@@ -359,7 +372,10 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "machine": machine,
         "config": config,
-        "units": "programs per second; *_encode_share: share of the JAX time spent encoding on the host",
+        "units": (
+            "programs per second; *_host_share: share of the JAX time spent joining packed code on the host; "
+            "computed_instruction_share: live instructions the stream computes after sharing"
+        ),
         "results": rows,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -320,14 +320,14 @@ def bytes_per_program(n_points: int, length: int, n_inputs: int = 1, dtype=np.fl
 
     The ``vmap`` interpreter keeps every register of every program, about three
     copies at a time during the loop. The ``stream`` interpreter keeps
-    ``stream.SHARED_ROWS_PER_PROGRAM`` shared rows per program, because work
+    ``stream.shared_rows_per_program`` shared rows per program, because work
     rows are reused, plus one output row, and per instruction a few dozen bytes
     of code, stream and layout arrays.
     """
     itemsize = np.dtype(dtype).itemsize
     if _check_strategy(strategy) == "vmap":
         return 3 * (n_inputs + length) * n_points * itemsize
-    return (stream.SHARED_ROWS_PER_PROGRAM + 1) * n_points * itemsize + length * 128
+    return (stream.shared_rows_per_program(length) + 1) * n_points * itemsize + length * 128
 
 
 def device_memory_bytes(device=None) -> int:
@@ -407,7 +407,7 @@ def _check_strategy(strategy: str | None) -> str:
 def _launches(programs: Sequence[Program], max_batch: int | None, n_points: int, max_length: int, dtype, strategy: str):
     """Yield the programs in launches of at most ``max_batch``; None sizes launches from device memory."""
     if max_batch is None:
-        longest = min(max(len(p) for p in programs), max_length)
+        longest = min(max(map(len, map(_GET_CODE_CONSTANTS, programs))) // 8, max_length)
         n_inputs = programs[0].n_inputs
         max_batch = choose_batch_size(n_points, bucket(longest, 8), n_inputs, dtype, strategy)
     if max_batch < 1:
@@ -424,6 +424,7 @@ def evaluate_batch(
     max_batch: int | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
     min_batch: int = 8,
+    share: bool = True,
 ) -> np.ndarray:
     """Run programs on points with a batched interpreter.
 
@@ -439,6 +440,9 @@ def evaluate_batch(
         min_batch: smallest batch bucket. A search that passes its batch size
             here compiles once per length bucket, even when cache hits shrink
             some batches.
+        share: with the ``stream`` interpreter, compute each distinct value of
+            a launch once (``evolve.subexpressions``); results are the same bits
+            either way.
 
     Returns:
         Outputs of shape (programs, points), NaN rows for failed programs.
@@ -447,7 +451,7 @@ def evaluate_batch(
     inputs = _check_inputs(programs, inputs, dtype)
     if not programs:
         return np.zeros((0, inputs.shape[0]), dtype=dtype)
-    return _run_launches(programs, inputs, None, dtype, strategy, max_batch, max_length, min_batch)
+    return _run_launches(programs, inputs, None, dtype, strategy, max_batch, max_length, min_batch, share)
 
 
 def mse_batch(
@@ -459,6 +463,7 @@ def mse_batch(
     max_batch: int | None = None,
     max_length: int = DEFAULT_MAX_LENGTH,
     min_batch: int = 8,
+    share: bool = True,
 ) -> np.ndarray:
     """Return each program's mean squared error on (inputs, targets), computed on the device.
 
@@ -469,7 +474,7 @@ def mse_batch(
         programs: programs with the same number of inputs.
         inputs: array of shape (points, n_inputs).
         targets: array of shape (points,).
-        dtype, strategy, max_batch, max_length, min_batch: as for ``evaluate_batch``.
+        dtype, strategy, max_batch, max_length, min_batch, share: as for ``evaluate_batch``.
 
     Returns:
         float array of shape (programs,).
@@ -481,18 +486,19 @@ def mse_batch(
         raise ValueError(f"targets must have shape ({inputs.shape[0]},), got {targets.shape}.")
     if not programs:
         return np.zeros(0, dtype=dtype)
-    return _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch)
+    return _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch, share)
 
 
-def _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch) -> np.ndarray:
+def _run_launches(programs, inputs, targets, dtype, strategy, max_batch, max_length, min_batch, share) -> np.ndarray:
     """Return the outputs (``targets`` None) or the losses of the programs, launch by launch."""
     results = []
     for launch in _launches(programs, max_batch, inputs.shape[0], max_length, dtype, strategy):
         if strategy == "stream":
-            results.append(stream.run(launch, inputs, bucket(len(launch), min_batch), max_length, targets))
+            results.append(stream.run(launch, inputs, bucket(len(launch), min_batch), max_length, targets, share))
             continue
         encoded = encode(launch, min_batch=min_batch, max_length=max_length, dtype=dtype)
         arrays = [jnp.asarray(a) for a in (encoded.opcodes, encoded.args, encoded.constants.astype(dtype), inputs)]
         result = run_batch(*arrays) if targets is None else _vmap_mse(*arrays, jnp.asarray(targets))
         results.append(np.asarray(result)[: encoded.count])
-    return np.concatenate(results)
+    # One launch is the common case; concatenating would copy its outputs.
+    return results[0] if len(results) == 1 else np.concatenate(results)

@@ -1,7 +1,7 @@
 """The stream interpreter: batched evaluation of op programs on CPU devices.
 
 The live instructions of a launch form one flat stream per CPU device, which a
-``fori_loop`` runs in order; each step is a ``lax.switch`` branch that computes
+``fori_loop`` runs in order. Each step is a ``lax.switch`` branch that computes
 a single op on all points of a block. Dead code and length padding cost nothing,
 and each distinct value of a launch is computed once (``evolve.subexpressions``).
 
@@ -35,9 +35,9 @@ jax_setup.configure()
 # Points per block: one register row of a block stays in the L1/L2 cache (8 KiB
 # in float32, 16 KiB in float64).
 BLOCK_POINTS = 2048
-# Shared register rows per program of a shard: room for every output and as
-# many values that several programs read.
-SHARED_ROWS_PER_PROGRAM = 2
+# Random expression trees of 16 instructions had about one value per two
+# programs that other programs read, and of 32 instructions about one per program.
+SHARED_ROWS_PER_16_INSTRUCTIONS = 1
 MIN_LENGTH = 8
 
 # Trace counts per function and shape; a trace is followed by a compilation.
@@ -45,6 +45,20 @@ TRACES: collections.Counter = collections.Counter()
 
 _GET_CODE = operator.attrgetter("code")
 _GET_CODE_CONSTANTS = operator.attrgetter("code_constants")
+
+
+def shared_rows_per_program(length: int) -> int:
+    """Return the shared register rows per program for programs of ``length`` positions.
+
+    One row holds the program's output. The rest hold values that other
+    programs read; a launch that needs more shares nothing.
+    """
+    return 1 + SHARED_ROWS_PER_16_INSTRUCTIONS * max(1, length // 16)
+
+
+def layout_for(n_inputs: int, length: int, programs: int) -> stream_layout.Layout:
+    """Return the register rows of a shard of ``programs`` programs of ``length`` positions."""
+    return stream_layout.Layout(n_inputs, length, programs * shared_rows_per_program(length))
 
 
 def _branches(n_points: int, dtype):
@@ -111,7 +125,7 @@ def _shard(code, code_constants, lengths, failed, inputs_t, targets, length: int
     kind = "stream" if targets is None else "stream-mse"
     TRACES[(kind, code.shape, inputs_t.shape, str(inputs_t.dtype), share)] += 1
     programs = lengths.shape[0]
-    layout = stream_layout.Layout(inputs_t.shape[0], length, programs * SHARED_ROWS_PER_PROGRAM)
+    layout = layout_for(inputs_t.shape[0], length, programs)
     stream = stream_layout.build(code, code_constants, lengths, failed, layout, inputs_t.dtype, share)
     outputs = _run(stream, layout, inputs_t)
     result = outputs if targets is None else squared_error(outputs, targets)
@@ -149,12 +163,14 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
     Returns:
         (code, code_constants, lengths, failed, length): int32 (shards, cells, 4),
         float64 (shards, cells), int32 (shards, programs per shard), bool
-        (shards, programs per shard), and the length bucket; cells is programs
-        per shard times the length bucket.
+        (shards, programs per shard), and the length bucket. A shard has
+        ``cells`` = programs per shard times the length bucket.
     """
     per_shard = size // shards
     lengths = np.zeros(size, dtype=np.int32)
-    lengths[: len(programs)] = np.fromiter(map(len, programs), dtype=np.int32, count=len(programs))
+    # Packed constants take eight bytes per instruction, and len() of bytes is
+    # cheaper than calling Program.__len__.
+    lengths[: len(programs)] = np.fromiter(map(len, map(_GET_CODE_CONSTANTS, programs)), np.int32, len(programs)) // 8
     too_long = lengths > max_length
     lengths[too_long] = 0
     length = max(MIN_LENGTH, 1 << max(int(lengths.max()) - 1, 0).bit_length())
@@ -169,7 +185,8 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
         code_constants[shard, : len(instructions)] = np.frombuffer(b"".join(map(_GET_CODE_CONSTANTS, kept)))
     if too_long.any():
         logger.warning(
-            "%d programs are longer than max_length=%d instructions; they evaluate to NaN",
+            "%d programs are longer than max_length=%d instructions; they evaluate to NaN. "
+            "Raise max_length to evaluate them",
             int(too_long.sum()), max_length,
         )  # fmt: skip
     return code, code_constants, lengths.reshape(shards, per_shard), too_long.reshape(shards, per_shard), length
@@ -217,7 +234,7 @@ def count_instructions(programs: Sequence[Program], size: int, max_length: int, 
     """
     shards = shard_count(size)
     code, code_constants, lengths, too_long, length = pack(programs, size, shards, max_length)
-    layout = stream_layout.Layout(programs[0].n_inputs, length, (size // shards) * SHARED_ROWS_PER_PROGRAM)
+    layout = layout_for(programs[0].n_inputs, length, size // shards)
     counts = [_counts(*(array[shard] for array in (code, code_constants, lengths, too_long)), layout, share)
               for shard in range(shards)]  # fmt: skip
     return tuple(int(sum(column)) for column in zip(*counts))

