@@ -83,14 +83,15 @@ def measure(population: int, length: int, repeats: int) -> dict:
         # A fresh function, so that it traces the op table as it is now.
         return jax.pmap(lambda shard, points: stream._run(shard, layout, points), in_axes=(0, None))
 
-    shared = build(True)(code, code_constants, lengths, failed)
+    build_shared, build_unshared = build(True), build(False)
+    shared = build_shared(code, code_constants, lengths, failed)
     empty = dataclasses.replace(shared, count=jnp.zeros_like(shared.count))
     run = runner()
     times = {
         "evaluate_batch": best_milliseconds(lambda: batched.evaluate_batch(programs, inputs, np.float32), repeats),
         "pack": best_milliseconds(lambda: stream.pack(programs, size, shards, batched.DEFAULT_MAX_LENGTH), repeats),
-        "layout, sharing": best_milliseconds(lambda: build(True)(code, code_constants, lengths, failed), repeats),
-        "layout, no sharing": best_milliseconds(lambda: build(False)(code, code_constants, lengths, failed), repeats),
+        "layout, sharing": best_milliseconds(lambda: build_shared(code, code_constants, lengths, failed), repeats),
+        "layout, no sharing": best_milliseconds(lambda: build_unshared(code, code_constants, lengths, failed), repeats),
         "run": best_milliseconds(lambda: run(shared, inputs_t), repeats),
         "run, no instructions": best_milliseconds(lambda: run(empty, inputs_t), repeats),
     }

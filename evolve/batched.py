@@ -279,7 +279,14 @@ def run_batch(opcodes, args, constants, inputs):
     return jax.vmap(run_program, in_axes=(0, 0, 0, None))(opcodes, args, constants, inputs)
 
 
-# ---------------------------------------------------------------- stream interpreter
+@jax.jit
+def _vmap_mse(opcodes, args, constants, inputs, targets):
+    _TRACES[("vmap-mse", opcodes.shape, inputs.shape, str(inputs.dtype))] += 1
+    outputs = jax.vmap(run_program, in_axes=(0, 0, 0, None))(opcodes, args, constants, inputs)
+    return stream.squared_error(outputs, targets)
+
+
+# ---------------------------------------------------------------- streams of an encoded batch (constant fitting)
 
 
 def live_positions(encoded: EncodedBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -303,13 +310,6 @@ def stream_instructions(encoded: EncodedBatch, rows, columns, output_rows) -> tu
     instructions[:, 1:4] = encoded.args[rows, columns]
     instructions[:, 4] = np.where(last, output_rows, encoded.n_inputs + columns)
     return instructions, encoded.constants[rows, columns]
-
-
-@jax.jit
-def _vmap_mse(opcodes, args, constants, inputs, targets):
-    _TRACES[("vmap-mse", opcodes.shape, inputs.shape, str(inputs.dtype))] += 1
-    outputs = jax.vmap(run_program, in_axes=(0, 0, 0, None))(opcodes, args, constants, inputs)
-    return stream.squared_error(outputs, targets)
 
 
 # ---------------------------------------------------------------- public entry points
