@@ -13,6 +13,7 @@ CPU device (``jax_num_cpu_devices``).
 
 import collections
 import functools
+import itertools
 import logging
 import operator
 from collections.abc import Sequence
@@ -137,9 +138,21 @@ _shard_jit = jax.jit(_shard, static_argnames=_STATIC)
 
 
 @functools.cache
-def _pmapped():
-    # One shard per CPU device; the inputs and targets are the same for all.
-    return jax.pmap(_shard, in_axes=(0, 0, 0, 0, None, None), static_broadcasted_argnums=(6, 7))
+def _sharded(shards: int, with_targets: bool, length: int, share: bool):
+    """Return the jitted launch that runs one shard per CPU device; inputs and targets go to every device."""
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:shards]), ("shard",))
+
+    def per_device(code, code_constants, lengths, failed, inputs_t, *targets):
+        # Each device sees its block of the stacked shard arrays, with a leading axis of 1.
+        target_array = targets[0] if with_targets else None
+        result = _shard(code[0], code_constants[0], lengths[0], failed[0], inputs_t, target_array, length, share)
+        return jax.tree.map(lambda array: array[None], result)
+
+    shard, same = jax.sharding.PartitionSpec("shard"), jax.sharding.PartitionSpec()
+    in_specs = (shard, shard, shard, shard, same) + ((same,) if with_targets else ())
+    # The layout builds its loop carries from constants, which shard_map would
+    # otherwise require to be marked as varying across devices.
+    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=in_specs, out_specs=shard, check_vma=False))
 
 
 def shard_count(size: int) -> int:
@@ -167,10 +180,11 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
         ``cells`` = programs per shard times the length bucket.
     """
     per_shard = size // shards
+    # Each program's bytes are read once; touching the objects is most of the cost.
+    codes = list(map(_GET_CODE, programs))
+    constants = list(map(_GET_CODE_CONSTANTS, programs))
     lengths = np.zeros(size, dtype=np.int32)
-    # Packed constants take eight bytes per instruction, and len() of bytes is
-    # cheaper than calling Program.__len__.
-    lengths[: len(programs)] = np.fromiter(map(len, map(_GET_CODE_CONSTANTS, programs)), np.int32, len(programs)) // 8
+    lengths[: len(programs)] = np.fromiter(map(len, constants), np.int32, len(programs)) // 8
     too_long = lengths > max_length
     lengths[too_long] = 0
     length = max(MIN_LENGTH, 1 << max(int(lengths.max()) - 1, 0).bit_length())
@@ -178,11 +192,14 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
     code = np.zeros((shards, per_shard * length, 1 + MAX_ARITY), dtype=np.int32)
     code_constants = np.zeros((shards, per_shard * length), dtype=np.float64)
     for shard in range(shards):
-        group = range(shard * per_shard, min((shard + 1) * per_shard, len(programs)))
-        kept = [programs[i] for i in group if not too_long[i]] if too_long.any() else programs[group.start : group.stop]
-        instructions = np.frombuffer(b"".join(map(_GET_CODE, kept)), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
+        group = slice(shard * per_shard, min((shard + 1) * per_shard, len(programs)))
+        shard_codes, shard_constants = codes[group], constants[group]
+        if too_long[group].any():
+            shard_codes = list(itertools.compress(shard_codes, ~too_long[group]))
+            shard_constants = list(itertools.compress(shard_constants, ~too_long[group]))
+        instructions = np.frombuffer(b"".join(shard_codes), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
         code[shard, : len(instructions)] = instructions
-        code_constants[shard, : len(instructions)] = np.frombuffer(b"".join(map(_GET_CODE_CONSTANTS, kept)))
+        code_constants[shard, : len(instructions)] = np.frombuffer(b"".join(shard_constants))
     if too_long.any():
         logger.warning(
             "%d programs are longer than max_length=%d instructions; they evaluate to NaN. "
@@ -219,7 +236,8 @@ def run(
         single = (array[0] for array in arrays)
         result, failed, live, computed = _shard_jit(*single, inputs_t, target_array, length=length, share=share)
     else:
-        result, failed, live, computed = _pmapped()(*arrays, inputs_t, target_array, length, share)
+        launch = _sharded(shards, targets is not None, length, share)
+        result, failed, live, computed = launch(*arrays, inputs_t, *([] if targets is None else [target_array]))
     result, failed, live, computed = jax.device_get((result, failed, live, computed))
     _log_overflow(failed.reshape(-1) & ~too_long.reshape(-1) & (lengths.reshape(-1) > 0), inputs.dtype)
     logger.debug("stream launch: %d live instructions, %d computed", np.sum(live), np.sum(computed))
