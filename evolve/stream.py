@@ -250,6 +250,8 @@ def count_instructions(programs: Sequence[Program], size: int, max_length: int, 
     The difference is the instructions whose value another instruction of the
     same shard already computes.
     """
+    if not programs:
+        return 0, 0
     shards = shard_count(size)
     code, code_constants, lengths, too_long, length = pack(programs, size, shards, max_length)
     layout = layout_for(programs[0].n_inputs, length, size // shards)

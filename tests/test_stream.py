@@ -41,6 +41,21 @@ def test_sharing_keeps_results_bitwise(dtype):
     assert computed < 0.8 * live
 
 
+def test_losses_with_sharing_match_outputs():
+    programs = siblings(parents=6, children=5, seed=5)
+    targets = np.sin(INPUTS[:, 0]) + INPUTS[:, 1]
+
+    losses = batched.mse_batch(programs, INPUTS, targets)
+    unshared = batched.mse_batch(programs, INPUTS, targets, share=False)
+
+    np.testing.assert_array_equal(losses, unshared)
+    outputs = batched.evaluate_batch(programs, INPUTS)
+    with np.errstate(all="ignore"):
+        expected = np.mean((outputs - targets) ** 2, axis=1)
+    expected[~np.isfinite(outputs).all(axis=1) | ~np.isfinite(expected)] = np.inf
+    np.testing.assert_allclose(losses, expected, rtol=1e-12)
+
+
 def test_duplicate_programs_share_values():
     program = Program(2, (Instruction("mul", (0, 1)), Instruction("sin", (2,))))
     swapped = Program(2, (Instruction("mul", (1, 0)), Instruction("sin", (2,))))
