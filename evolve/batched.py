@@ -390,8 +390,10 @@ def default_strategy() -> str:
 
 
 def _check_inputs(programs: Sequence[Program], inputs, dtype) -> np.ndarray:
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype).name}.")
     inputs = np.asarray(inputs, dtype=dtype)
-    n_inputs = programs[0].n_inputs if programs else inputs.shape[-1]
+    n_inputs = _common_inputs(programs) if programs else inputs.shape[-1]
     if inputs.ndim != 2 or inputs.shape[1] != n_inputs:
         raise ValueError(f"inputs must have shape (points, {n_inputs}), got {inputs.shape}.")
     return inputs
@@ -412,6 +414,8 @@ def _launches(programs: Sequence[Program], max_batch: int | None, n_points: int,
         max_batch = choose_batch_size(n_points, bucket(longest, 8), n_inputs, dtype, strategy)
     if max_batch < 1:
         raise ValueError(f"max_batch must be at least 1, got {max_batch}.")
+    if max_length < 1:
+        raise ValueError(f"max_length must be at least 1, got {max_length}.")
     for start in range(0, len(programs), max_batch):
         yield programs[start : start + max_batch]
 
@@ -441,8 +445,9 @@ def evaluate_batch(
             here compiles once per length bucket, even when cache hits shrink
             some batches.
         share: with the ``stream`` interpreter, compute each distinct value of
-            a launch once (``evolve.subexpressions``); results are the same bits
-            either way.
+            a launch once (``evolve.subexpressions``). Results are the same
+            either way, except that a NaN can carry another sign or payload,
+            because ``a + b`` and ``b + a`` then share one computation.
 
     Returns:
         Outputs of shape (programs, points), NaN rows for failed programs.

@@ -8,9 +8,10 @@ Waite, "Software Manual for the Elementary Functions", 1980) and sum Taylor
 series on [-pi/4, pi/4], whose truncation error is below 1e-19; the results
 are within 2 float64 ulps of NumPy's. Float32 arguments are reduced modulo pi
 instead and sum one sine series to x**13 in float32 (truncation error below
-1e-9), within 2 float32 ulps of the exact results. Arguments of 2**19 and more fall back to
-``jnp.sin``/``jnp.cos``, because the three-part split of pi/2 is exact only
-below that. The logarithm sums the atanh series of the mantissa.
+1e-9), within 2 float32 ulps of the exact results. An array with any finite
+argument of 2**19 or more falls back to ``jnp.sin``/``jnp.cos`` as a whole,
+because the three-part split of pi/2 is exact only below that. Both forms are
+accurate, but a point's result can change in the last bits with its neighbours. The logarithm sums the atanh series of the mantissa.
 """
 
 import functools

@@ -41,8 +41,10 @@ class Op:
 
 
 def _fma(a, b, c):
-    # Fused multiply-add as a*b + c; whether it rounds once depends on the backend,
-    # which only matters in the last bit.
+    # NumPy has no fused multiply-add, so the reference rounds twice. NOTE: XLA
+    # on the CPU contracts a * b + c into one rounding in the stream interpreter.
+    # That differs in the last bit, and by more where the sum cancels the product:
+    # fma(a, b, -(a * b)) is 0 here and the product's rounding error there.
     return a * b + c
 
 

@@ -50,11 +50,14 @@ def _packer(width: int, kind: str, count: int) -> struct.Struct:
 
 
 def _constant(instruction: Instruction, index: int) -> float:
+    value = instruction.value
+    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+        raise ValueError(f"instruction {index} (const) has value {value!r}; a constant must be a real number.")
     try:
-        return float(instruction.value)
-    except (TypeError, ValueError):
+        return float(value)
+    except OverflowError:
         raise ValueError(
-            f"instruction {index} (const) has value {instruction.value!r}; a constant must be a number."
+            f"instruction {index} (const) has value {value!r}, beyond the float64 range; use a smaller constant."
         ) from None
 
 
@@ -95,8 +98,8 @@ class Program:
         self._validate_and_pack()
 
     def _validate_and_pack(self) -> tuple[bytes, bytes]:
-        if self.n_inputs < 1:
-            raise ValueError(f"n_inputs must be at least 1, got {self.n_inputs}.")
+        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
+            raise ValueError(f"n_inputs must be an integer of at least 1, got {self.n_inputs!r}.")
         code: list[int] = []
         constants: list[float] = []
         for i, instruction in enumerate(self.instructions):

@@ -156,10 +156,14 @@ def _sharded(shards: int, with_targets: bool, length: int, share: bool):
 
 
 def shard_count(size: int) -> int:
-    """Return the number of CPU devices to split a batch of ``size`` programs over (a power of two)."""
+    """Return the number of CPU devices to split a batch of ``size`` programs over.
+
+    The count is a power of two that divides ``size``, so that every shard has
+    the same number of programs.
+    """
     devices = jax.local_device_count() if jax.default_backend() == "cpu" else 1
     shards = 1
-    while shards * 2 <= min(devices, size):
+    while shards * 2 <= min(devices, size) and size % (shards * 2) == 0:
         shards *= 2
     return shards
 

@@ -8,7 +8,9 @@ instruction of the launch that computes the same value.
 
 Two instructions compute the same value when they apply the same op to the same
 values (in either order for ``add``, ``mul`` and the product of ``fma``, which
-IEEE 754 defines symmetrically) or are constants with the same bits. The search
+IEEE 754 defines symmetrically) or are constants with the same bits. The one
+exception to equal bits: an op on two NaNs returns one of them, on x86 the
+first, so a shared ``b + a`` can carry the sign and payload of ``a + b``'s NaN. The search
 hashes that structure bottom-up, matches equal hashes with a hash table built by
 scatter-min, and then checks every match exactly: a hash collision can cost
 sharing, never change a result.
@@ -65,7 +67,9 @@ def structural_hashes(opcodes, args, constants, n_inputs: int):
         uint64, shape (programs, length). Equal values have equal hashes.
     """
     programs, length = opcodes.shape
-    inputs = jnp.arange(1, n_inputs + 1, dtype=jnp.uint64) * jnp.uint64(_INPUT_WEIGHT)
+    # Scrambled, because linear input hashes let the symmetric sums of commutative
+    # ops collide: add(x0, x2) and add(x1, x1) would hash alike.
+    inputs = _finalize(jnp.arange(1, n_inputs + 1, dtype=jnp.uint64) * jnp.uint64(_INPUT_WEIGHT))
     hashes = jnp.zeros((programs, n_inputs + length), jnp.uint64).at[:, :n_inputs].set(inputs)
     weights = jnp.asarray(_ARG_WEIGHTS)[opcodes]
     bits = lax.bitcast_convert_type(constants.astype(jnp.float64), jnp.uint64)

@@ -73,7 +73,7 @@ def test_unknown_op_suggests_close_name():
 
 
 def test_validate_rejects_zero_inputs():
-    with pytest.raises(ValueError, match="n_inputs must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="n_inputs must be an integer of at least 1, got 0"):
         Program(0, ())
 
 

@@ -89,6 +89,28 @@ def test_constants_share_only_with_equal_bits():
     assert not np.signbit(outputs[0, 0])
 
 
+def test_symmetric_input_sums_keep_sharing():
+    # add(x0, x2) and add(x1, x1) sum to the same value of any linear input hash.
+    programs = [Program(3, (Instruction("add", pair), Instruction("sin", (3,)))) for pair in ((0, 2), (1, 1))]
+    programs += [Program(3, (Instruction("add", (0, 2)), Instruction("cos", (3,))))]
+
+    assert stream.count_instructions(programs, 8, 256) == (6, 5)
+
+
+def test_mixed_input_counts_are_rejected():
+    programs = [Program(3, (Instruction("add", (0, 1)),)), Program(2, (Instruction("neg", (0,)),))]
+
+    with pytest.raises(ValueError, match=r"same number of inputs, got \[2, 3\]"):
+        batched.evaluate_batch(programs, np.zeros((4, 3)), strategy="stream")
+
+
+@pytest.mark.parametrize("devices, size, shards", [(2, 3, 1), (2, 6, 2), (4, 6, 2), (4, 12, 4), (8, 200, 8), (8, 100, 4)])
+def test_shards_divide_the_launch(monkeypatch, devices, size, shards):
+    monkeypatch.setattr(jax, "local_device_count", lambda: devices)
+
+    assert stream.shard_count(size) == shards
+
+
 def test_hash_collision_turns_sharing_off(monkeypatch):
     programs = siblings(parents=4, children=6, seed=2)
     expected = run(programs, share=False)
@@ -146,9 +168,20 @@ def test_packed_code_matches_instructions():
     assert Program.from_dict(program.to_dict()).code == program.code
 
 
-def test_constant_that_is_not_a_number_is_rejected():
-    with pytest.raises(ValueError, match=r"instruction 0 \(const\) has value 'pi'; a constant must be a number"):
-        Program(1, (Instruction("const", (), "pi"),))
+@pytest.mark.parametrize("value", ["pi", "1.5", None, True])
+def test_constant_must_be_a_real_number(value):
+    with pytest.raises(ValueError, match=rf"instruction 0 \(const\) has value {value!r}; a constant must be a real number"):
+        Program(1, (Instruction("const", (), value),))
+
+
+def test_constant_beyond_float64_is_rejected():
+    with pytest.raises(ValueError, match="beyond the float64 range"):
+        Program(1, (Instruction("const", (), 10**400),))
+
+
+def test_non_integer_input_count_is_rejected():
+    with pytest.raises(ValueError, match="n_inputs must be an integer of at least 1, got 2.0"):
+        Program(2.0, (Instruction("add", (0, 1)),))
 
 
 @pytest.mark.parametrize("cosine", [False, True])
