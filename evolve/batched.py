@@ -450,7 +450,9 @@ def evaluate_batch(
             because ``a + b`` and ``b + a`` then share one computation.
 
     Returns:
-        Outputs of shape (programs, points), NaN rows for failed programs.
+        Outputs of shape (programs, points), NaN rows for failed programs. Like
+        NumPy views of JAX results, the array may be read-only; copy it to
+        modify it.
     """
     strategy = _check_strategy(strategy)
     inputs = _check_inputs(programs, inputs, dtype)
