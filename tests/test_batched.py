@@ -212,6 +212,10 @@ def test_evaluate_batch_rejects_bad_arguments():
         batched.encode([program, Program(1, ())])
     with pytest.raises(ValueError, match=r"targets must have shape \(5,\), got \(4,\)"):
         batched.mse_batch([program], np.zeros((5, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match="max_length must be at least 1, got -1"):
+        batched.evaluate_batch([program], np.zeros((5, 2)), max_length=-1)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got float16"):
+        batched.evaluate_batch([program], np.zeros((5, 2)), dtype=np.float16)
 
 
 def test_evaluate_batch_of_no_programs():
