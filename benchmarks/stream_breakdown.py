@@ -8,7 +8,8 @@ script times, each as the minimum over ``--repeats`` rounds:
 - ``pack``: joining the packed code on the host (``stream.pack``);
 - ``layout``: unpacking, liveness, shared values and register rows on the
   devices, with and without sharing;
-- ``run``: the instruction stream alone, on a prepared layout;
+- ``run``: the instruction stream alone, on a prepared layout, with and
+  without sharing;
 - ``run, every op negation``: the same stream with every op replaced by
   negation, the cost of the loop steps and register traffic without arithmetic;
 - ``run, no instructions``: the register file set-up and output gather alone.
@@ -85,6 +86,7 @@ def measure(population: int, length: int, repeats: int) -> dict:
 
     build_shared, build_unshared = build(True), build(False)
     shared = build_shared(code, code_constants, lengths, failed)
+    unshared = build_unshared(code, code_constants, lengths, failed)
     empty = dataclasses.replace(shared, count=jnp.zeros_like(shared.count))
     run = runner()
     times = {
@@ -93,6 +95,7 @@ def measure(population: int, length: int, repeats: int) -> dict:
         "layout, sharing": best_milliseconds(lambda: build_shared(code, code_constants, lengths, failed), repeats),
         "layout, no sharing": best_milliseconds(lambda: build_unshared(code, code_constants, lengths, failed), repeats),
         "run": best_milliseconds(lambda: run(shared, inputs_t), repeats),
+        "run, no sharing": best_milliseconds(lambda: run(unshared, inputs_t), repeats),
         "run, no instructions": best_milliseconds(lambda: run(empty, inputs_t), repeats),
     }
 

@@ -195,11 +195,21 @@ def _register_rows(values, live, first, output_cells, valid, layout: Layout) -> 
     reader = jnp.repeat(jnp.arange(programs, dtype=jnp.int32), length)[:, None]
     crossing = runs & (cells >= 0) & (cells // length != reader)
 
-    persistent = jnp.zeros(first.shape[0], bool)
-    persistent = persistent.at[jnp.where(crossing, cells, first.shape[0])].set(True, mode="drop")
-    persistent = persistent.at[jnp.where(valid, first[output_cells], first.shape[0])].set(True, mode="drop")
-    rank = jnp.cumsum(persistent, dtype=jnp.int32) - 1
+    count = first.shape[0]
+    read_across = jnp.zeros(count, bool).at[jnp.where(crossing, cells, count)].set(True, mode="drop")
+    output = jnp.zeros(count, bool).at[jnp.where(valid, first[output_cells], count)].set(True, mode="drop")
+    only_output = output & ~read_across
+
+    # Values read across programs come first, so that the rows the stream reads
+    # again stay together in the cache; outputs only written follow them.
+    across = jnp.sum(read_across, dtype=jnp.int32)
+    rank = jnp.where(
+        read_across,
+        jnp.cumsum(read_across, dtype=jnp.int32) - 1,
+        across + jnp.cumsum(only_output, dtype=jnp.int32) - 1,
+    )
     column = jnp.tile(jnp.arange(length, dtype=jnp.int32), programs)
+    persistent = read_across | output
     destination = jnp.where(persistent, layout.first_shared_row + rank, layout.first_work_row + column)
 
     row_of_value = jnp.concatenate([jnp.arange(layout.n_inputs, dtype=jnp.int32), destination])
