@@ -136,26 +136,36 @@ def build(code, code_constants, lengths, failed, layout: Layout, dtype, share: b
     live = live_instructions(opcodes, args, lengths, ~failed, layout.n_inputs)
     output_cells = jnp.arange(programs, dtype=jnp.int32) * layout.length + jnp.maximum(lengths, 1) - 1
 
-    unshared = jnp.arange(programs * layout.length, dtype=jnp.int32)
+    first, rows = _shared_values(opcodes, args, constants, live, output_cells, ~failed, layout, share)
+    return _assemble(opcodes, constants, live, first, rows, output_cells, failed, layout)
+
+
+def _shared_values(opcodes, args, constants, live, output_cells, valid, layout: Layout, share: bool):
+    """Return the cell that computes each value, and the register rows; no sharing when ``share`` is False."""
+    unshared = jnp.arange(live.size, dtype=jnp.int32)
 
     def without_sharing():
         values = subexpressions.argument_values(args, unshared, layout.n_inputs)
-        return unshared, _register_rows(values, live, unshared, output_cells, ~failed, layout)
+        return unshared, _register_rows(values, live, unshared, output_cells, valid, layout)
 
-    if share:
-        hashes = subexpressions.structural_hashes(opcodes, args, constants, layout.n_inputs).reshape(-1)
-        matches = subexpressions.first_occurrences(hashes, live.reshape(-1))
-        values = subexpressions.argument_values(args, matches, layout.n_inputs)
-        exact = subexpressions.matches_are_exact(opcodes, constants, values, matches, live)
-        shared = _register_rows(values, live, matches, output_cells, ~failed, layout)
-        # After a hash collision, or with more values outliving their program
-        # than shared rows, share nothing: outputs alone always fit.
-        sharing = exact & (shared.shared <= layout.shared_rows)
-        first, rows = lax.cond(sharing, lambda: (matches, shared), without_sharing)
-    else:
-        first, rows = without_sharing()
+    if not share:
+        return without_sharing()
 
-    runs = live.reshape(-1) & (first == unshared)
+    hashes = subexpressions.structural_hashes(opcodes, args, constants, layout.n_inputs).reshape(-1)
+    matches = subexpressions.first_occurrences(hashes, live.reshape(-1))
+    values = subexpressions.argument_values(args, matches, layout.n_inputs)
+    exact = subexpressions.matches_are_exact(opcodes, constants, values, matches, live)
+    rows = _register_rows(values, live, matches, output_cells, valid, layout)
+
+    # After a hash collision, or with more values outliving their program than
+    # shared rows, share nothing: outputs alone always fit.
+    sharing = exact & (rows.shared <= layout.shared_rows)
+    return lax.cond(sharing, lambda: (matches, rows), without_sharing)
+
+
+def _assemble(opcodes, constants, live, first, rows, output_cells, failed, layout: Layout) -> ShardStream:
+    """Return the stream: the instructions that compute a value, in cell order, which puts arguments first."""
+    runs = live.reshape(-1) & (first == jnp.arange(live.size))
     position = jnp.where(runs, jnp.cumsum(runs) - 1, runs.shape[0])
     fields = [opcodes.reshape(-1), *(rows.arguments[..., j].reshape(-1) for j in range(MAX_ARITY)), rows.destination]
     instructions = jnp.zeros((runs.shape[0], 5), jnp.int32).at[position].set(jnp.stack(fields, axis=1), mode="drop")
