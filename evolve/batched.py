@@ -30,7 +30,6 @@ import collections
 import dataclasses
 import functools
 import logging
-import operator
 import os
 from collections.abc import Sequence
 
@@ -39,9 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from evolve import jax_ops, jax_setup, stream
-from evolve.ops import MAX_ARITY, OPCODE, OPCODES
+from evolve.ops import ARITY, MAX_ARITY, OPCODE, OPCODES
 from evolve.program import Program
-from evolve.subexpressions import ARITY
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +133,7 @@ def encode(
     all_lengths[: len(programs)] = np.where(too_long, 0, lengths)
     failed = np.zeros(size, dtype=bool)
     failed[: len(programs)] = too_long | _out_of_range(constants[: len(programs)], dtype)
-    _log_failures(too_long, failed[: len(programs)], max_length, dtype)
+    stream.log_failures(int(too_long.sum()), int((failed[: len(programs)] & ~too_long).sum()), max_length, dtype)
 
     # Empty, failed and padding rows become one NaN constant. Then every row is
     # padded with copies of its last register, so the output is the last register.
@@ -153,7 +151,10 @@ def _common_inputs(programs: Sequence[Program]) -> int:
         raise ValueError("cannot encode an empty batch of programs.")
     counts = sorted({p.n_inputs for p in programs})
     if len(counts) > 1:
-        raise ValueError(f"every program in a batch must have the same number of inputs, got {counts}.")
+        raise ValueError(
+            f"every program in a batch must have the same number of inputs, got {counts}. "
+            "Evaluate programs with different input counts in separate batches."
+        )
     return counts[0]
 
 
@@ -175,16 +176,11 @@ def _scatter(programs, lengths, too_long, shape) -> tuple[np.ndarray, np.ndarray
     return opcodes, arg_array, constants
 
 
-_GET_CODE = operator.attrgetter("code")
-_GET_CODE_CONSTANTS = operator.attrgetter("code_constants")
-
-
 def _flatten(programs: Sequence[Program]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return opcodes, padded arguments and constants of all instructions, in order."""
     # Each program packed its instructions when it was created; joining the
     # bytes reads a whole batch without visiting an instruction object.
-    code = np.frombuffer(b"".join(map(_GET_CODE, programs)), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
-    constants = np.frombuffer(b"".join(map(_GET_CODE_CONSTANTS, programs)), dtype=np.float64)
+    code, constants = stream.joined_code(map(stream.code_of, programs), map(stream.code_constants_of, programs))
     return code[:, 0], code[:, 1:], constants
 
 
@@ -194,20 +190,6 @@ def _out_of_range(constants: np.ndarray, dtype) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         overflow = np.isfinite(constants) & (np.abs(constants) > limit)
     return overflow.any(axis=1)
-
-
-def _log_failures(too_long: np.ndarray, failed: np.ndarray, max_length: int, dtype) -> None:
-    if too_long.any():
-        logger.warning(
-            "%d programs are longer than max_length=%d instructions; they evaluate to NaN",
-            int(too_long.sum()), max_length,
-        )
-    overflow = failed & ~too_long
-    if overflow.any():
-        logger.warning(
-            "%d programs have a constant beyond the %s range; they evaluate to NaN",
-            int(overflow.sum()), np.dtype(dtype).name,
-        )
 
 
 def _pad_with_copies(opcodes, args, constants, lengths, n_inputs: int) -> None:
@@ -409,7 +391,7 @@ def _check_strategy(strategy: str | None) -> str:
 def _launches(programs: Sequence[Program], max_batch: int | None, n_points: int, max_length: int, dtype, strategy: str):
     """Yield the programs in launches of at most ``max_batch``; None sizes launches from device memory."""
     if max_batch is None:
-        longest = min(max(map(len, map(_GET_CODE_CONSTANTS, programs))) // 8, max_length)
+        longest = min(max(map(len, map(stream.code_constants_of, programs))) // 8, max_length)
         n_inputs = programs[0].n_inputs
         max_batch = choose_batch_size(n_points, bucket(longest, 8), n_inputs, dtype, strategy)
     if max_batch < 1:

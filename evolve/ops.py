@@ -74,6 +74,8 @@ OP_NAMES: tuple[str, ...] = tuple(OPS)
 OPCODES: tuple[str, ...] = ("copy", *OP_NAMES)
 OPCODE: dict[str, int] = {name: i for i, name in enumerate(OPCODES)}
 MAX_ARITY = 3
+# Arguments per opcode; the padding op reads one.
+ARITY = np.array([1 if name == "copy" else OPS[name].arity for name in OPCODES], dtype=np.int32)
 
 
 def get_op(name: str) -> Op:

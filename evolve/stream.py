@@ -16,7 +16,7 @@ import functools
 import itertools
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -24,9 +24,8 @@ import numpy as np
 from jax import lax
 
 from evolve import jax_ops, jax_setup, stream_layout
-from evolve.ops import MAX_ARITY, OPCODES
+from evolve.ops import ARITY, MAX_ARITY, OPCODES
 from evolve.program import Program
-from evolve.subexpressions import ARITY
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +43,37 @@ MIN_LENGTH = 8
 # Trace counts per function and shape; a trace is followed by a compilation.
 TRACES: collections.Counter = collections.Counter()
 
-_GET_CODE = operator.attrgetter("code")
-_GET_CODE_CONSTANTS = operator.attrgetter("code_constants")
+# Getters of a program's packed code, for map(), which keeps the loop in C.
+code_of = operator.attrgetter("code")
+code_constants_of = operator.attrgetter("code_constants")
+
+
+def joined_code(codes: Iterable[bytes], constants: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Return the packed code of programs back to back: int32 rows (opcode, three arguments) and float64 constants."""
+    instructions = np.frombuffer(b"".join(codes), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
+    return instructions, np.frombuffer(b"".join(constants), dtype=np.float64)
+
+
+def log_failures(too_long: int, overflow: int, max_length: int, dtype) -> None:
+    """Warn about programs that evaluate to NaN: ``too_long`` beyond ``max_length``, ``overflow`` with a constant beyond ``dtype``."""
+    if too_long:
+        logger.warning(
+            "%d programs are longer than max_length=%d instructions; they evaluate to NaN. "
+            "Raise max_length to evaluate them",
+            too_long, max_length,
+        )  # fmt: skip
+    if overflow:
+        logger.warning(
+            "%d programs have a constant beyond the %s range; they evaluate to NaN",
+            overflow, np.dtype(dtype).name,
+        )  # fmt: skip
 
 
 def shared_rows_per_program(length: int) -> int:
     """Return the shared register rows per program for programs of ``length`` positions.
 
-    One row holds the program's output. The rest hold values that other
-    programs read; a launch that needs more shares nothing.
+    One row stores the program's output. The rest store values that other
+    programs read, and a launch that needs more rows shares nothing.
     """
     return 1 + SHARED_ROWS_PER_16_INSTRUCTIONS * max(1, length // 16)
 
@@ -133,17 +154,13 @@ def _shard(code, code_constants, lengths, failed, inputs_t, targets, length: int
     return result, stream.failed, stream.live, stream.count
 
 
-_STATIC = ("length", "share")
-_shard_jit = jax.jit(_shard, static_argnames=_STATIC)
-
-
 @functools.cache
 def _sharded(shards: int, with_targets: bool, length: int, share: bool):
     """Return the jitted launch that runs one shard per CPU device; inputs and targets go to every device."""
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:shards]), ("shard",))
 
     def per_device(code, code_constants, lengths, failed, inputs_t, *targets):
-        # Each device sees its block of the stacked shard arrays, with a leading axis of 1.
+        # Each device receives its block of the stacked shard arrays, with a leading axis of 1.
         target_array = targets[0] if with_targets else None
         result = _shard(code[0], code_constants[0], lengths[0], failed[0], inputs_t, target_array, length, share)
         return jax.tree.map(lambda array: array[None], result)
@@ -185,8 +202,8 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
     """
     per_shard = size // shards
     # Each program's bytes are read once; touching the objects is most of the cost.
-    codes = list(map(_GET_CODE, programs))
-    constants = list(map(_GET_CODE_CONSTANTS, programs))
+    codes = list(map(code_of, programs))
+    constants = list(map(code_constants_of, programs))
     lengths = np.zeros(size, dtype=np.int32)
     lengths[: len(programs)] = np.fromiter(map(len, constants), np.int32, len(programs)) // 8
     too_long = lengths > max_length
@@ -201,15 +218,10 @@ def pack(programs: Sequence[Program], size: int, shards: int, max_length: int):
         if too_long[group].any():
             shard_codes = list(itertools.compress(shard_codes, ~too_long[group]))
             shard_constants = list(itertools.compress(shard_constants, ~too_long[group]))
-        instructions = np.frombuffer(b"".join(shard_codes), dtype=np.int32).reshape(-1, 1 + MAX_ARITY)
+        instructions, values = joined_code(shard_codes, shard_constants)
         code[shard, : len(instructions)] = instructions
-        code_constants[shard, : len(instructions)] = np.frombuffer(b"".join(shard_constants))
-    if too_long.any():
-        logger.warning(
-            "%d programs are longer than max_length=%d instructions; they evaluate to NaN. "
-            "Raise max_length to evaluate them",
-            int(too_long.sum()), max_length,
-        )  # fmt: skip
+        code_constants[shard, : len(instructions)] = values
+    log_failures(int(too_long.sum()), 0, max_length, np.float64)
     return code, code_constants, lengths.reshape(shards, per_shard), too_long.reshape(shards, per_shard), length
 
 
@@ -236,16 +248,13 @@ def run(
     target_array = None if targets is None else jnp.asarray(targets, dtype=inputs.dtype)
     arrays = (code, code_constants, lengths, too_long)
 
-    if shards == 1:
-        single = (array[0] for array in arrays)
-        result, failed, live, computed = _shard_jit(*single, inputs_t, target_array, length=length, share=share)
-    else:
-        launch = _sharded(shards, targets is not None, length, share)
-        result, failed, live, computed = launch(*arrays, inputs_t, *([] if targets is None else [target_array]))
+    launch = _sharded(shards, targets is not None, length, share)
+    result, failed, live, computed = launch(*arrays, inputs_t, *([] if targets is None else [target_array]))
     result, failed, live, computed = jax.device_get((result, failed, live, computed))
-    _log_overflow(failed.reshape(-1) & ~too_long.reshape(-1) & (lengths.reshape(-1) > 0), inputs.dtype)
+    overflow = failed.reshape(-1) & ~too_long.reshape(-1) & (lengths.reshape(-1) > 0)
+    log_failures(0, int(overflow.sum()), max_length, inputs.dtype)
     logger.debug("stream launch: %d live instructions, %d computed", np.sum(live), np.sum(computed))
-    return result.reshape(size, *result.shape[2 - (shards == 1) :])[: len(programs)]
+    return result.reshape(size, *result.shape[2:])[: len(programs)]
 
 
 def count_instructions(programs: Sequence[Program], size: int, max_length: int, share: bool = True) -> tuple[int, int]:
@@ -269,10 +278,3 @@ def _counts(code, code_constants, lengths, failed, layout, share):
     shard = stream_layout.build(code, code_constants, lengths, failed, layout, jnp.float64, share)
     return shard.live, shard.count
 
-
-def _log_overflow(overflow: np.ndarray, dtype) -> None:
-    if overflow.any():
-        logger.warning(
-            "%d programs have a constant beyond the %s range; they evaluate to NaN",
-            int(overflow.sum()), np.dtype(dtype).name,
-        )  # fmt: skip

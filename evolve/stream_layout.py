@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from evolve import subexpressions
-from evolve.ops import MAX_ARITY, OPCODE
+from evolve.ops import ARITY, MAX_ARITY, OPCODE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ def live_instructions(opcodes, args, lengths, valid, n_inputs: int):
     """Return a bool mask (programs, length) of the instructions the outputs of valid programs depend on."""
     programs, length = opcodes.shape
     rows = jnp.arange(programs)
-    arity = jnp.asarray(subexpressions.ARITY)[opcodes]
+    arity = jnp.asarray(ARITY)[opcodes]
     live = jnp.zeros((programs, n_inputs + length), bool)
     live = live.at[rows, n_inputs + jnp.maximum(lengths, 1) - 1].set(valid)
 

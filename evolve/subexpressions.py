@@ -23,9 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evolve.ops import MAX_ARITY, OPCODE, OPCODES, OPS
-
-ARITY = np.array([1 if name == "copy" else OPS[name].arity for name in OPCODES], dtype=np.int32)
+from evolve.ops import ARITY, MAX_ARITY, OPCODE, OPCODES
 # Ops whose first two arguments commute.
 COMMUTATIVE = np.zeros(len(OPCODES), dtype=bool)
 COMMUTATIVE[[OPCODE["add"], OPCODE["mul"], OPCODE["fma"]]] = True

@@ -20,7 +20,8 @@ import numpy as np
 from jax import lax
 
 from evolve import batched, cpu_math, jax_ops
-from evolve.batched import ARITY, MAX_ARITY, OPCODE, OPCODES, EncodedBatch
+from evolve.batched import EncodedBatch
+from evolve.ops import ARITY, MAX_ARITY, OPCODE, OPCODES
 
 
 @dataclasses.dataclass(frozen=True)
